@@ -1,0 +1,510 @@
+//! Portcullis's own pages: the HTML templates, the stylesheet and their rendering.
+//!
+//! This crate owns what a browser sees of the gateway itself: login, two-step verification,
+//! sign-out, account and error pages. It knows nothing of HTTP, sessions or tenants; the
+//! gateway builds a serde context for each page and serves the rendered string.
+//!
+//! The templates ship inside the binary. An operator may override any of them by name from a
+//! directory; only the fixed list of names below can be loaded, so a template name can never
+//! reach a file outside that directory, and a broken override stops the start rather than
+//! failing on the first request.
+//!
+//! Rendering rules the templates rely on:
+//! - every value is HTML-escaped;
+//! - printing a value the context lacks is an error, so a page never goes out with, say, an
+//!   empty CSRF field; optional values are only printed behind an `{% if %}`;
+//! - the pages hold no JavaScript, no inline styles and no external resources, so they work
+//!   under `default-src 'self'` and without scripting.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
+
+/// The stylesheet served at /.portcullis/assets/portcullis.css
+pub const STYLESHEET: &str = include_str!("../static/portcullis.css");
+
+/// Every template Portcullis knows, by name, with its built-in source. These names are the
+/// only ones [`Pages`] loads or renders.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("alerts.html", include_str!("../templates/alerts.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    (
+        "signed_out.html",
+        include_str!("../templates/signed_out.html"),
+    ),
+    ("logout.html", include_str!("../templates/logout.html")),
+    ("error.html", include_str!("../templates/error.html")),
+    (
+        "send_code.html",
+        include_str!("../templates/send_code.html"),
+    ),
+    ("verify.html", include_str!("../templates/verify.html")),
+    ("account.html", include_str!("../templates/account.html")),
+];
+
+/// A failure to load or render a page template.
+///
+/// The messages are for operators and logs; none of them belongs in a response body.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PagesError {
+    /// The override directory is missing or is not a directory.
+    #[error("template override directory {}: {reason}", path.display())]
+    OverrideDir {
+        /// The directory as configured.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: io::Error,
+    },
+
+    /// An override template exists but cannot be read.
+    #[error("cannot read override template {}: {reason}", path.display())]
+    ReadOverride {
+        /// The file that failed.
+        path: PathBuf,
+        /// The read error.
+        reason: io::Error,
+    },
+
+    /// An override template does not parse.
+    #[error("override template {} does not parse: {reason}", path.display())]
+    ParseOverride {
+        /// The file that failed.
+        path: PathBuf,
+        /// The syntax error, with its line.
+        reason: minijinja::Error,
+    },
+
+    /// A built-in template does not parse (a build defect, caught by the unit tests).
+    #[error("built-in template {name} does not parse: {reason}")]
+    ParseBuiltIn {
+        /// The template name.
+        name: &'static str,
+        /// The syntax error, with its line.
+        reason: minijinja::Error,
+    },
+
+    /// A caller asked for a template that is not in the fixed list.
+    #[error("no page template named {name:?}")]
+    UnknownTemplate {
+        /// The name asked for.
+        name: String,
+    },
+
+    /// A template failed while rendering, e.g. because the context lacks a value it prints.
+    #[error("page template {name} failed to render: {reason}")]
+    Render {
+        /// The template name.
+        name: String,
+        /// The render error, with the template and line where it happened.
+        reason: minijinja::Error,
+    },
+}
+
+/// The loaded page templates, ready to render. Cheap to share behind an `Arc`.
+pub struct Pages {
+    env: Environment<'static>,
+}
+
+impl Pages {
+    /// Built-in templates; with Some(dir), a file `dir/<name>` overrides the built-in template
+    /// of that name.
+    ///
+    /// Only names from the fixed list are looked up in `dir`; other files there are ignored.
+    /// Every template is parsed here, so a syntax error in an override fails the start and
+    /// names the file.
+    pub fn new(override_dir: Option<&Path>) -> Result<Pages, PagesError> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        env.set_formatter(html_formatter);
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+
+        // The directory itself must exist: a typo there would silently serve the built-ins.
+        if let Some(dir) = override_dir {
+            check_override_dir(dir)?;
+        }
+
+        for &(name, builtin) in TEMPLATES {
+            let source = match override_dir {
+                Some(dir) => read_override(dir, name)?,
+                None => None,
+            };
+            match source {
+                Some((path, text)) => env
+                    .add_template_owned(name, text)
+                    .map_err(|reason| PagesError::ParseOverride { path, reason })?,
+                None => env
+                    .add_template(name, builtin)
+                    .map_err(|reason| PagesError::ParseBuiltIn { name, reason })?,
+            }
+        }
+        Ok(Pages { env })
+    }
+
+    /// Render template `name` (e.g. "login.html") with a serde context. HTML auto-escaping on.
+    ///
+    /// Fails for a name outside the fixed list and for a context that lacks a value the
+    /// template prints.
+    pub fn render<S: serde::Serialize>(&self, name: &str, ctx: &S) -> Result<String, PagesError> {
+        if !TEMPLATES.iter().any(|&(known, _)| known == name) {
+            return Err(PagesError::UnknownTemplate {
+                name: name.to_owned(),
+            });
+        }
+        let render_error = |reason| PagesError::Render {
+            name: name.to_owned(),
+            reason,
+        };
+        let template = self.env.get_template(name).map_err(render_error)?;
+        template.render(ctx).map_err(render_error)
+    }
+}
+
+impl fmt::Debug for Pages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.env.templates().map(|(name, _)| name).collect();
+        f.debug_struct("Pages").field("templates", &names).finish()
+    }
+}
+
+/// Prints a value into a page, escaping strings for HTML text and quoted attributes.
+///
+/// minijinja's own HTML escape also turns `/` into `&#x2f;`; that buys nothing once `<` and
+/// quotes are escaped, and it garbles every URL in the forms for the scripts that read them.
+fn html_formatter(out: &mut Output, state: &State, value: &Value) -> Result<(), minijinja::Error> {
+    let Some(text) = value.as_str() else {
+        return minijinja::escape_formatter(out, state, value);
+    };
+    if value.is_safe() || state.auto_escape() != AutoEscape::Html {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let mut rest = text;
+    while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
+        let entity = match rest.as_bytes()[at] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => "&#39;",
+        };
+        out.write_str(&rest[..at])?;
+        out.write_str(entity)?;
+        rest = &rest[at + 1..];
+    }
+    Ok(out.write_str(rest)?)
+}
+
+fn check_override_dir(dir: &Path) -> Result<(), PagesError> {
+    let metadata = std::fs::metadata(dir).map_err(|reason| PagesError::OverrideDir {
+        path: dir.to_owned(),
+        reason,
+    })?;
+    if metadata.is_dir() {
+        return Ok(());
+    }
+    Err(PagesError::OverrideDir {
+        path: dir.to_owned(),
+        reason: io::Error::new(io::ErrorKind::InvalidInput, "not a directory"),
+    })
+}
+
+/// The override for template `name`, or `None` when `dir` has no file of that name.
+///
+/// `name` comes from [`TEMPLATES`], never from a caller, so the joined path stays in `dir`.
+fn read_override(dir: &Path, name: &str) -> Result<Option<(PathBuf, String)>, PagesError> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some((path, text))),
+        Err(reason) if reason.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(reason) => Err(PagesError::ReadOverride { path, reason }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::{context, Value};
+
+    /// A scratch directory under the system temp dir, removed on drop.
+    struct ScratchDir(PathBuf);
+
+    impl ScratchDir {
+        fn new(test: &str) -> ScratchDir {
+            let dir = std::env::temp_dir()
+                .join(format!("portcullis-pages-{}-{test}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("the temp dir is writable");
+            ScratchDir(dir)
+        }
+
+        fn write(&self, name: &str, text: &str) {
+            std::fs::write(self.0.join(name), text).expect("the scratch dir is writable");
+        }
+    }
+
+    impl Drop for ScratchDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn pages() -> Pages {
+        Pages::new(None).expect("the built-in templates parse")
+    }
+
+    fn login_ctx() -> Value {
+        context! {
+            tenant_name => "Acme",
+            action => "/.portcullis/login",
+            csrf => "tok123",
+            return_to => "/app?x=1",
+            username => "jo",
+            error => "Invalid user name or password.",
+            forgot_url => "/.portcullis/forgot",
+        }
+    }
+
+    /// One full sample context per page template.
+    fn samples() -> Vec<(&'static str, Value)> {
+        vec![
+            ("login.html", login_ctx()),
+            (
+                "signed_out.html",
+                context! { tenant_name => "Acme", login_url => "/login" },
+            ),
+            (
+                "logout.html",
+                context! { tenant_name => "Acme", action => "/logout", csrf => "t", user => "Jo" },
+            ),
+            (
+                "error.html",
+                context! {
+                    status => 429, title => "Too many attempts", message => "Wait a moment.",
+                    retry_after => "4 minutes 10 seconds", link_url => "/", link_text => "Home",
+                },
+            ),
+            (
+                "send_code.html",
+                context! {
+                    tenant_name => "Acme", action => "/send", csrf => "t", logout_url => "/logout",
+                    info => "Choose a method.",
+                    providers => vec![
+                        context! { id => "email", label => "Email", detail => "j•••@example.com" },
+                        context! { id => "authenticator", label => "Authenticator app", detail => "" },
+                    ],
+                },
+            ),
+            (
+                "verify.html",
+                context! {
+                    tenant_name => "Acme", action => "/verify", csrf => "t", provider => "email",
+                    provider_label => "Email", destination => "j•••@example.com",
+                    remember_allowed => true, remember_days => 14, recovery_allowed => true,
+                    resend_action => "/send", choose_url => "/send", error => "Wrong code.",
+                },
+            ),
+            (
+                "account.html",
+                context! {
+                    tenant_name => "Acme", user => "Jo", csrf => "t", two_factor_enabled => true,
+                    providers => vec![context! { label => "Email", status => "Confirmed" }],
+                    recovery_codes_left => 7, logout_url => "/logout",
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_template_renders_with_a_sample_context() {
+        let pages = pages();
+        for (name, ctx) in samples() {
+            let html = pages
+                .render(name, &ctx)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(html.starts_with("<!doctype html>"), "{name}");
+            assert!(html.contains("<main>"), "{name}");
+            assert!(html.contains("Protected by Portcullis"), "{name}");
+            assert!(
+                html.contains(r#"href="/.portcullis/assets/tenant.css""#),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn pages_hold_no_script_inline_style_or_external_resource() {
+        let pages = pages();
+        for (name, ctx) in samples() {
+            let html = pages.render(name, &ctx).expect("sample renders");
+            for banned in ["<script", "<style", " style=", "http://", "https://"] {
+                assert!(!html.contains(banned), "{name} contains {banned:?}");
+            }
+            assert!(
+                !has_event_handler(&html),
+                "{name} has an event handler attribute"
+            );
+        }
+    }
+
+    /// Whether `html` has an attribute such as ` onclick=`.
+    fn has_event_handler(html: &str) -> bool {
+        html.match_indices(" on").any(|(i, _)| {
+            let rest = &html[i + 3..];
+            let word = rest.bytes().take_while(u8::is_ascii_lowercase).count();
+            word > 0 && rest[word..].starts_with('=')
+        })
+    }
+
+    #[test]
+    fn every_form_carries_the_csrf_token() {
+        let pages = pages();
+        for (name, ctx) in samples() {
+            let html = pages.render(name, &ctx).expect("sample renders");
+            let forms = html.matches("<form").count();
+            let tokens = html.matches(r#"<input type="hidden" name="csrf""#).count();
+            assert_eq!(forms, tokens, "{name}");
+        }
+    }
+
+    #[test]
+    fn html_in_values_is_escaped() {
+        let ctx = context! { tenant_name => "<script>", login_url => "/x\"'><b>&" };
+        let html = pages().render("signed_out.html", &ctx).expect("renders");
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains(r#"href="/x&quot;&#39;&gt;&lt;b&gt;&amp;""#));
+    }
+
+    #[test]
+    fn missing_tenant_name_shows_portcullis() {
+        let ctx = context! { status => 421, title => "Unknown site", message => "No such site." };
+        let html = pages().render("error.html", &ctx).expect("renders");
+        assert!(html.contains(r#"<span class="brand-name">Portcullis</span>"#));
+        assert!(html.contains("<title>Unknown site · Portcullis</title>"));
+        assert!(!html.contains("Try again in"));
+    }
+
+    #[test]
+    fn login_form_carries_fields_csrf_username_password_and_return() {
+        let html = pages().render("login.html", &login_ctx()).expect("renders");
+        assert!(html.contains(r#"<form class="form" method="post" action="/.portcullis/login">"#));
+        assert!(html.contains(r#"name="csrf" value="tok123""#));
+        assert!(html.contains(r#"name="return" value="/app?x=1""#));
+        assert!(html.contains(r#"name="username" type="text" autocomplete="username""#));
+        assert!(html.contains(r#"value="jo""#));
+        assert!(html.contains(r#"name="password" type="password" autocomplete="current-password""#));
+        assert!(html.contains(r#"role="alert">Invalid user name or password.<"#));
+        assert!(html.contains(r#"href="/.portcullis/forgot""#));
+    }
+
+    #[test]
+    fn forgot_password_link_appears_only_when_set() {
+        let ctx = context! { action => "/l", csrf => "t", return_to => "/" };
+        let html = pages().render("login.html", &ctx).expect("renders");
+        assert!(!html.contains("Forgot password?"));
+        assert!(!html.contains("role=\"alert\""));
+    }
+
+    #[test]
+    fn verify_page_offers_remember_and_recovery_only_when_allowed() {
+        let pages = pages();
+        let (_, full) = samples().remove(5);
+        let html = pages.render("verify.html", &full).expect("renders");
+        assert!(html.contains(r#"autocomplete="one-time-code""#));
+        assert!(html.contains("Remember this browser for 14 days"));
+        assert!(html.contains(r#"name="recovery_code""#));
+        assert!(html.contains(r#"name="provider" value="email""#));
+
+        let bare = context! {
+            action => "/verify", csrf => "t", provider => "authenticator",
+            provider_label => "Authenticator app", remember_allowed => false,
+            recovery_allowed => false, choose_url => "/send",
+        };
+        let html = pages.render("verify.html", &bare).expect("renders");
+        assert!(!html.contains(r#"name="remember""#));
+        assert!(!html.contains(r#"name="recovery_code""#));
+        assert!(!html.contains("Send a new code"));
+    }
+
+    #[test]
+    fn missing_csrf_token_fails_to_render() {
+        let ctx = context! { action => "/l", return_to => "/" };
+        let err = pages()
+            .render("login.html", &ctx)
+            .expect_err("csrf is required");
+        assert!(matches!(err, PagesError::Render { ref name, .. } if name == "login.html"));
+    }
+
+    #[test]
+    fn override_dir_replaces_a_template() {
+        let dir = ScratchDir::new("replace");
+        dir.write(
+            "signed_out.html",
+            "Bye from {{ tenant_name }}, {{ login_url }}",
+        );
+        let pages = Pages::new(Some(&dir.0)).expect("override parses");
+        let ctx = context! { tenant_name => "<Acme>", login_url => "/l" };
+        let html = pages.render("signed_out.html", &ctx).expect("renders");
+        assert_eq!(html, "Bye from &lt;Acme&gt;, /l");
+
+        // Templates without an override stay built in.
+        let html = pages.render("login.html", &login_ctx()).expect("renders");
+        assert!(html.contains("Sign in"));
+    }
+
+    #[test]
+    fn broken_override_template_fails_new_naming_the_file() {
+        let dir = ScratchDir::new("broken");
+        dir.write("login.html", "{% if %}");
+        let err = Pages::new(Some(&dir.0)).expect_err("a broken override must fail the start");
+        let message = err.to_string();
+        assert!(matches!(err, PagesError::ParseOverride { .. }));
+        assert!(
+            message.contains(&dir.0.join("login.html").display().to_string()),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn override_dir_cannot_load_a_name_outside_the_fixed_list() {
+        let dir = ScratchDir::new("outside");
+        dir.write("secret.html", "secret");
+        std::fs::create_dir_all(dir.0.join("sub")).expect("scratch dir is writable");
+        let pages = Pages::new(Some(&dir.0.join("sub"))).expect("empty override dir is fine");
+        for name in [
+            "secret.html",
+            "../secret.html",
+            "/etc/passwd",
+            "sub/../secret.html",
+        ] {
+            let err = pages.render(name, &context! {}).expect_err(name);
+            assert!(matches!(err, PagesError::UnknownTemplate { .. }), "{name}");
+        }
+
+        // An override may not pull in other files either.
+        dir.write("error.html", r#"{% include "../secret.html" %}"#);
+        let pages = Pages::new(Some(&dir.0)).expect("parses");
+        assert!(pages.render("error.html", &context! {}).is_err());
+    }
+
+    #[test]
+    fn missing_override_dir_fails_new() {
+        let dir = ScratchDir::new("missing");
+        let err = Pages::new(Some(&dir.0.join("nope"))).expect_err("must fail");
+        assert!(matches!(err, PagesError::OverrideDir { .. }));
+    }
+
+    #[test]
+    fn stylesheet_takes_the_tenant_brand_colour() {
+        assert!(STYLESHEET.contains("var(--brand, #"));
+        assert!(STYLESHEET.contains("prefers-color-scheme: dark"));
+        assert!(STYLESHEET.contains("prefers-reduced-motion"));
+    }
+}
