@@ -1,0 +1,128 @@
+//! A small upstream application that answers with what it received: method,
+//! path, query and headers (identity headers included). The demo puts it behind
+//! the gateway, and the tests and benchmark use it as a real upstream.
+
+use async_trait::async_trait;
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use pingora::services::listening::Service;
+use serde_json::json;
+
+pub struct Echo {
+    /// Names this upstream in its answers, to tell several apart.
+    pub name: String,
+}
+
+#[async_trait]
+impl ServeHttp for Echo {
+    async fn response(&self, s: &mut ServerSession) -> http::Response<Vec<u8>> {
+        // Drain any body so the connection stays reusable; count its bytes.
+        let mut body_len = 0usize;
+        while let Ok(Some(chunk)) = s.read_request_body().await {
+            body_len += chunk.len();
+        }
+        let req = s.req_header();
+        let headers: serde_json::Map<String, serde_json::Value> = req
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    json!(String::from_utf8_lossy(v.as_bytes())),
+                )
+            })
+            .fold(serde_json::Map::new(), |mut m, (k, v)| {
+                // Repeated headers are listed together.
+                match m.get_mut(&k) {
+                    Some(serde_json::Value::Array(a)) => a.push(v),
+                    Some(prev) => *prev = json!([prev.clone(), v]),
+                    None => {
+                        m.insert(k, v);
+                    }
+                }
+                m
+            });
+        let wants_html = req
+            .headers
+            .get("accept")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+        let doc = json!({
+            "upstream": self.name,
+            "method": req.method.as_str(),
+            "path": req.uri.path(),
+            "query": req.uri.query(),
+            "headers": headers,
+            "body_bytes": body_len,
+        });
+        let (content_type, body) = if wants_html {
+            ("text/html; charset=utf-8", page(&doc).into_bytes())
+        } else {
+            ("application/json", doc.to_string().into_bytes())
+        };
+        http::Response::builder()
+            .status(200)
+            .header("content-type", content_type)
+            .header("content-length", body.len())
+            .body(body)
+            .expect("a response from fixed parts is valid")
+    }
+}
+
+/// A readable page for a person browsing the demo.
+fn page(doc: &serde_json::Value) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let headers = doc["headers"].as_object().cloned().unwrap_or_default();
+    let user = headers
+        .get("x-auth-user")
+        .and_then(|v| v.as_str())
+        .unwrap_or("(nobody)");
+    let mut rows = String::new();
+    for (k, v) in &headers {
+        let v = v
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.to_string());
+        let class = if k.starts_with("x-auth-") {
+            " class=\"id\""
+        } else {
+            ""
+        };
+        rows.push_str(&format!(
+            "<tr{class}><th>{}</th><td>{}</td></tr>\n",
+            esc(k),
+            esc(&v)
+        ));
+    }
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Echo upstream</title><link rel=\"stylesheet\" href=\"/.portcullis/assets/portcullis.css\"></head>\
+         <body><div class=\"page\"><main class=\"card echo\"><p class=\"eyebrow\">Upstream application</p>\
+         <h1>Hello, {user}</h1><p class=\"lead\">This page is the demo's upstream app. It shows the request \
+         it received from Portcullis: <code>{method} {path}</code>. The <code>x-auth-*</code> headers were \
+         set by the gateway; the client cannot forge them.</p>\
+         <table class=\"echo-headers\">{rows}</table>\
+         <p><a class=\"button\" href=\"/.portcullis/logout\">Sign out</a></p></main></div></body></html>",
+        user = esc(user),
+        method = esc(doc["method"].as_str().unwrap_or("")),
+        path = esc(doc["path"].as_str().unwrap_or("")),
+    )
+}
+
+/// The echo app as a Pingora service listening on `addr`.
+pub fn service(name: &str, addr: &str) -> Service<Echo> {
+    let mut s = Service::new(
+        format!("echo {name}"),
+        Echo {
+            name: name.to_owned(),
+        },
+    );
+    s.add_tcp(addr);
+    s
+}

@@ -1,0 +1,225 @@
+//! `portcullis user …`: accounts of a tenant, or of the host with `--tenant host`.
+
+use super::{load, ConfigArg};
+use crate::auth::password::{check_policy, Hasher, Password};
+use crate::auth::LoginName;
+use crate::config::Config;
+use crate::store::{self, NewUser, Store, User};
+use crate::tenancy::Tenant;
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand};
+use std::io::BufRead;
+use std::sync::Arc;
+
+#[derive(Args)]
+pub struct Target {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The tenant's name, or `host` for the operator's own users.
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    username: String,
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input, never from arguments.
+    Add {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List a tenant's users.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Set a new password (from standard input); ends the user's sessions.
+    SetPassword {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Deactivate a user; ends the user's sessions.
+    Disable(Target),
+    /// Reactivate a user.
+    Enable(Target),
+    /// Clear the failed sign-in counter.
+    Unlock(Target),
+}
+
+pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add {
+            target,
+            email,
+            phone,
+            password_stdin: _,
+        } => {
+            let (config, tenant, name) = resolve(&target)?;
+            if name.as_str().contains('@') {
+                bail!(
+                    "a user name cannot contain @ (sign-in with an @ looks up the email address)"
+                );
+            }
+            if let Some(e) = &email {
+                if !e.contains('@') || e.chars().any(char::is_whitespace) {
+                    bail!("`{e}` is not an email address");
+                }
+            }
+            let password = read_password()?;
+            check_policy(&password, &tenant.settings.password)
+                .map_err(|m| anyhow!("password refused: {m}"))?;
+            store::block_on(async {
+                let store = Store::open(&config.database).await?;
+                let hash = Hasher::new(1).hash(&password).await?;
+                let id = store
+                    .add_user(NewUser {
+                        tenant: tenant.name.as_str(),
+                        username: &name,
+                        email: email.as_deref(),
+                        phone: phone.as_deref(),
+                        password_hash: &hash,
+                        two_factor_enabled: true,
+                    })
+                    .await?;
+                println!("added user {name} (id {id}) to tenant {}", tenant.name);
+                Ok(())
+            })
+        }
+        UserCommand::List { config, tenant } => {
+            let config = load(&config)?;
+            let tenant = tenant_of(&config, &tenant)?;
+            let users = store::block_on(async {
+                Store::open(&config.database)
+                    .await?
+                    .list_users(tenant.name.as_str())
+                    .await
+            })?;
+            println!(
+                "{:<6} {:<24} {:<32} {:<8} two-factor",
+                "id", "username", "email", "active"
+            );
+            for u in users {
+                let email = u.email.as_deref().unwrap_or("-");
+                println!(
+                    "{:<6} {:<24} {:<32} {:<8} {}",
+                    u.id,
+                    u.username,
+                    email,
+                    yes(u.active),
+                    yes(u.two_factor_enabled)
+                );
+            }
+            Ok(())
+        }
+        UserCommand::SetPassword {
+            target,
+            password_stdin: _,
+        } => {
+            let (config, tenant, name) = resolve(&target)?;
+            let password = read_password()?;
+            check_policy(&password, &tenant.settings.password)
+                .map_err(|m| anyhow!("password refused: {m}"))?;
+            with_user(&config, &tenant, &name, |store, user| async move {
+                let hash = Hasher::new(1).hash(&password).await?;
+                store.set_password(user.id, &hash).await?;
+                Ok(format!(
+                    "password set for {}; their sessions have ended",
+                    user.username
+                ))
+            })
+        }
+        UserCommand::Disable(target) => {
+            let (config, tenant, name) = resolve(&target)?;
+            with_user(&config, &tenant, &name, |store, user| async move {
+                store.set_active(user.id, false).await?;
+                Ok(format!(
+                    "disabled {}; their sessions have ended",
+                    user.username
+                ))
+            })
+        }
+        UserCommand::Enable(target) => {
+            let (config, tenant, name) = resolve(&target)?;
+            with_user(&config, &tenant, &name, |store, user| async move {
+                store.set_active(user.id, true).await?;
+                Ok(format!("enabled {}", user.username))
+            })
+        }
+        UserCommand::Unlock(target) => {
+            let (config, tenant, name) = resolve(&target)?;
+            with_user(&config, &tenant, &name, |store, user| async move {
+                store.clear_failures(&user.tenant, &user.username).await?;
+                Ok(format!("unlocked {}", user.username))
+            })
+        }
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn tenant_of(config: &Config, name: &str) -> anyhow::Result<Arc<Tenant>> {
+    config
+        .tenants
+        .by_name(name)
+        .cloned()
+        .ok_or_else(|| anyhow!("no tenant `{name}` in {}", config.source.display()))
+}
+
+fn resolve(t: &Target) -> anyhow::Result<(Config, Arc<Tenant>, LoginName)> {
+    let config = load(&t.config)?;
+    let tenant = tenant_of(&config, &t.tenant)?;
+    let name = LoginName::parse(&t.username)
+        .ok_or_else(|| anyhow!("`{}` is not a valid user name", t.username))?;
+    Ok((config, tenant, name))
+}
+
+/// Finds the user and runs `f` with it on the store runtime.
+fn with_user<F, Fut>(config: &Config, tenant: &Tenant, name: &LoginName, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Store, User) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<String>>,
+{
+    store::block_on(async {
+        let store = Store::open(&config.database).await?;
+        let user = store
+            .find_user(tenant.name.as_str(), name)
+            .await?
+            .ok_or_else(|| anyhow!("no user `{name}` in tenant `{}`", tenant.name))?;
+        println!("{}", f(store, user).await?);
+        Ok(())
+    })
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<Password> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    Password::new(line).ok_or_else(|| {
+        anyhow!(
+            "the password on standard input is empty or longer than {} bytes",
+            crate::auth::password::MAX_PASSWORD_BYTES
+        )
+    })
+}

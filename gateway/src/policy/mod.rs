@@ -1,0 +1,3 @@
+//! Settings and decisions.
+
+pub mod settings;

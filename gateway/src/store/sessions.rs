@@ -1,0 +1,119 @@
+//! Stored sessions. The proxy reads a session from here only on a cache miss
+//! (first request after a restart, or on another instance).
+
+use super::{now, Store, StoreError};
+use crate::auth::session::{Session, SessionKey, Stage};
+use crate::tenancy::TenantName;
+use sqlx::Row;
+use std::sync::atomic::AtomicI64;
+
+impl Store {
+    pub async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
+        let (key, tenant, user_id) = (hex::encode(s.key), s.tenant.to_string(), s.user_id);
+        let (stage, methods) = (s.stage.as_str(), s.methods.clone());
+        let (stamp, return_to) = (s.security_stamp.clone(), s.return_to.clone());
+        let (created, expires) = (s.created_at, s.expires_at);
+        self.call(move |pool| async move {
+            sqlx::query(
+                "INSERT INTO sessions (id_hash, tenant, user_id, stage, methods, security_stamp, \
+                 return_to, created_at, last_seen, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(key)
+            .bind(tenant)
+            .bind(user_id)
+            .bind(stage)
+            .bind(methods)
+            .bind(stamp)
+            .bind(return_to)
+            .bind(created)
+            .bind(created)
+            .bind(expires)
+            .execute(&pool)
+            .await
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// Loads a live session: its user active, its stamp still the user's.
+    pub async fn load_session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        let key = *key;
+        self.call(move |pool| async move {
+            let row = sqlx::query(
+                "SELECT s.tenant, s.user_id, s.stage, s.methods, s.security_stamp, s.return_to, \
+                 s.created_at, s.last_seen, s.expires_at, u.username, u.email \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.id_hash = $1 AND u.active = 1 AND u.security_stamp = s.security_stamp \
+                 AND s.expires_at > $2",
+            )
+            .bind(hex::encode(key))
+            .bind(now())
+            .fetch_optional(&pool)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let tenant: String = row.try_get("tenant")?;
+            let stage: String = row.try_get("stage")?;
+            let (Ok(tenant), Some(stage)) = (TenantName::parse(&tenant), Stage::parse(&stage))
+            else {
+                return Ok(None);
+            };
+            let last_seen: i64 = row.try_get("last_seen")?;
+            Ok(Some(Session {
+                key,
+                tenant,
+                user_id: row.try_get("user_id")?,
+                username: row.try_get("username")?,
+                email: row.try_get("email")?,
+                stage,
+                methods: row.try_get("methods")?,
+                security_stamp: row.try_get("security_stamp")?,
+                return_to: row.try_get("return_to")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                last_seen: AtomicI64::new(last_seen),
+                stored_last_seen: AtomicI64::new(last_seen),
+            }))
+        })
+        .await
+    }
+
+    pub async fn delete_session(&self, key: &SessionKey) -> Result<(), StoreError> {
+        let key = hex::encode(key);
+        self.call(move |pool| async move {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(key)
+                .execute(&pool)
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
+    pub async fn touch_session(&self, key: &SessionKey, at: i64) -> Result<(), StoreError> {
+        let key = hex::encode(key);
+        self.call(move |pool| async move {
+            sqlx::query("UPDATE sessions SET last_seen = $1 WHERE id_hash = $2 AND last_seen < $1")
+                .bind(at)
+                .bind(key)
+                .execute(&pool)
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
+    /// Deletes sessions past their absolute lifetime or idle for longer than `idle_secs`.
+    pub async fn purge_sessions(&self, idle_secs: i64) -> Result<u64, StoreError> {
+        self.call(move |pool| async move {
+            let t = now();
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen < $2")
+                .bind(t)
+                .bind(t - idle_secs)
+                .execute(&pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .await
+    }
+}

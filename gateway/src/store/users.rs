@@ -1,0 +1,190 @@
+//! User accounts of every tenant (and of the host, under tenant `host`).
+
+use super::{flag, now, Store, StoreError};
+use crate::auth::LoginName;
+use rand::RngCore;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A stored user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub tenant: String,
+    /// The canonical login name.
+    pub username: String,
+    pub email: Option<String>,
+    pub email_confirmed: bool,
+    pub phone: Option<String>,
+    pub phone_confirmed: bool,
+    pub password_hash: String,
+    pub security_stamp: String,
+    pub active: bool,
+    pub two_factor_enabled: bool,
+}
+
+/// What `user add` creates.
+pub struct NewUser<'a> {
+    pub tenant: &'a str,
+    pub username: &'a LoginName,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub two_factor_enabled: bool,
+}
+
+const COLUMNS: &str = "id, tenant, username, email, email_confirmed, phone, phone_confirmed, \
+                       password_hash, security_stamp, active, two_factor_enabled";
+
+fn user(row: &AnyRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        tenant: row.try_get("tenant")?,
+        username: row.try_get("username")?,
+        email: row.try_get("email")?,
+        email_confirmed: flag(row, "email_confirmed")?,
+        phone: row.try_get("phone")?,
+        phone_confirmed: flag(row, "phone_confirmed")?,
+        password_hash: row.try_get("password_hash")?,
+        security_stamp: row.try_get("security_stamp")?,
+        active: flag(row, "active")?,
+        two_factor_enabled: flag(row, "two_factor_enabled")?,
+    })
+}
+
+/// A fresh security stamp.
+pub fn new_stamp() -> String {
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// The canonical form of an email address, as looked up at sign-in.
+pub fn canonical_email(email: &str) -> Option<String> {
+    LoginName::parse(email).map(|n| n.as_str().to_owned())
+}
+
+impl Store {
+    pub async fn add_user(&self, u: NewUser<'_>) -> Result<i64, StoreError> {
+        let tenant = u.tenant.to_owned();
+        let username = u.username.as_str().to_owned();
+        let email = u.email.map(str::to_owned);
+        let email_canonical = u.email.and_then(canonical_email);
+        let phone = u.phone.map(str::to_owned);
+        let hash = u.password_hash.to_owned();
+        let two_factor = i64::from(u.two_factor_enabled);
+        self.call(move |pool| async move {
+            let row = sqlx::query(
+                "INSERT INTO users (tenant, username, email, email_canonical, phone, password_hash, \
+                 security_stamp, two_factor_enabled, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(tenant)
+            .bind(username)
+            .bind(email)
+            .bind(email_canonical)
+            .bind(phone)
+            .bind(hash)
+            .bind(new_stamp())
+            .bind(two_factor)
+            .bind(now())
+            .fetch_one(&pool)
+            .await?;
+            row.try_get::<i64, _>("id")
+        })
+        .await
+    }
+
+    /// The user signing in as `login`: by user name, or by email when it holds `@`.
+    pub async fn find_user(
+        &self,
+        tenant: &str,
+        login: &LoginName,
+    ) -> Result<Option<User>, StoreError> {
+        let by_email = login.as_str().contains('@');
+        let sql = if by_email {
+            format!("SELECT {COLUMNS} FROM users WHERE tenant = $1 AND email_canonical = $2")
+        } else {
+            format!("SELECT {COLUMNS} FROM users WHERE tenant = $1 AND username = $2")
+        };
+        let (tenant, login) = (tenant.to_owned(), login.as_str().to_owned());
+        self.call(move |pool| async move {
+            let row = sqlx::query(&sql)
+                .bind(tenant)
+                .bind(login)
+                .fetch_optional(&pool)
+                .await?;
+            row.as_ref().map(user).transpose()
+        })
+        .await
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.call(move |pool| async move {
+            let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+            let row = sqlx::query(&sql).bind(id).fetch_optional(&pool).await?;
+            row.as_ref().map(user).transpose()
+        })
+        .await
+    }
+
+    pub async fn list_users(&self, tenant: &str) -> Result<Vec<User>, StoreError> {
+        let tenant = tenant.to_owned();
+        self.call(move |pool| async move {
+            let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant = $1 ORDER BY username");
+            let rows = sqlx::query(&sql).bind(tenant).fetch_all(&pool).await?;
+            rows.iter().map(user).collect()
+        })
+        .await
+    }
+
+    /// Sets a new password hash and rotates the stamp; ends the user's sessions.
+    pub async fn set_password(&self, id: i64, hash: &str) -> Result<(), StoreError> {
+        let hash = hash.to_owned();
+        self.call(move |pool| async move {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = $1, security_stamp = $2 WHERE id = $3",
+            )
+            .bind(hash)
+            .bind(new_stamp())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(sqlx::Error::RowNotFound);
+            }
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    /// Activates or deactivates a user; deactivation rotates the stamp and ends sessions.
+    pub async fn set_active(&self, id: i64, active: bool) -> Result<(), StoreError> {
+        self.call(move |pool| async move {
+            let mut tx = pool.begin().await?;
+            let done =
+                sqlx::query("UPDATE users SET active = $1, security_stamp = $2 WHERE id = $3")
+                    .bind(i64::from(active))
+                    .bind(new_stamp())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            if done.rows_affected() == 0 {
+                return Err(sqlx::Error::RowNotFound);
+            }
+            if !active {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        })
+        .await
+    }
+}
