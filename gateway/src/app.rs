@@ -42,7 +42,8 @@ impl App {
         let pages = Pages::new(config.server.templates_dir.as_deref())?;
         let store = Store::open(&config.database).await?;
         let hasher = Hasher::new(config.server.max_concurrent_hashes);
-        let accounts = Accounts::new(store, hasher, key, config.session);
+        let notifier = crate::notify::Notifier::new(&config);
+        let accounts = Accounts::new(store, notifier, hasher, key, config.session);
         Ok(App {
             config: ArcSwap::from_pointee(config),
             accounts,

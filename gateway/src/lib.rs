@@ -9,6 +9,7 @@
 //! - [`policy`]: host and tenant settings, and the effective settings of a tenant;
 //! - [`auth`]: passwords, sessions, CSRF, return paths, sign-in;
 //! - [`store`]: SQLite or PostgreSQL through sqlx;
+//! - [`notify`]: email and SMS delivery;
 //! - [`pages`]: the gateway's own pages, independent of Pingora;
 //! - [`proxy`]: the Pingora hooks, thin;
 //! - [`server`], [`cli`]: wiring and the command line.
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod logging;
+pub mod notify;
 pub mod pages;
 pub mod policy;
 pub mod proxy;

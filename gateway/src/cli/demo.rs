@@ -34,17 +34,20 @@ pub fn run(listen: &str) -> anyhow::Result<()> {
         let hash = Hasher::new(1)
             .hash(&Password::new(password.clone()).expect("the demo password is valid"))
             .await?;
-        app.accounts
+        let id = app
+            .accounts
             .store
             .add_user(NewUser {
                 tenant: "localhost",
                 username: &LoginName::parse("demo").expect("`demo` is a valid name"),
                 email: Some("demo@example.com"),
-                phone: Some("+15550100"),
+                phone: Some("+15550100123"),
                 password_hash: &hash,
                 two_factor_enabled: true,
             })
             .await?;
+        // The demo's addresses count as confirmed, so both code providers are offered.
+        app.accounts.store.confirm(id, true, true).await?;
         anyhow::Ok(app)
     })?;
 
@@ -58,7 +61,7 @@ pub fn run(listen: &str) -> anyhow::Result<()> {
     println!("login: http://{shown}/.portcullis/login");
     println!("user: demo");
     println!("password: {password}");
-    println!("(the upstream app is at http://{shown}/; /public/ is reachable without signing in)");
+    println!("(codes are written to this log; the upstream app is at http://{shown}/, /public/ needs no sign-in)");
     let _keep = dir;
     server.run_forever();
 }
@@ -98,6 +101,10 @@ url = "sqlite://{dir}/demo.db"
 
 [host]
 display_name = "Portcullis demo host"
+
+# Two-factor ships disabled; the demo turns it on to show the whole flow.
+[host.settings.two_factor]
+enabled = true
 
 [[tenants]]
 name = "localhost"

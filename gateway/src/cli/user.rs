@@ -56,6 +56,36 @@ pub enum UserCommand {
     Enable(Target),
     /// Clear the failed sign-in counter.
     Unlock(Target),
+    /// Set the email address (unconfirmed until `confirm --email`); `--email ""` clears it.
+    SetEmail {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        email: String,
+    },
+    /// Set the phone number (unconfirmed until `confirm --phone`); `--phone ""` clears it.
+    SetPhone {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        phone: String,
+    },
+    /// Mark the email address and/or phone number as confirmed.
+    Confirm {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        email: bool,
+        #[arg(long)]
+        phone: bool,
+    },
+    /// Turn the user's own two-factor flag on or off (the tenant's settings still decide).
+    SetTwoFactor {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, action = clap::ArgAction::Set)]
+        enabled: bool,
+    },
 }
 
 pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
@@ -73,9 +103,10 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 );
             }
             if let Some(e) = &email {
-                if !e.contains('@') || e.chars().any(char::is_whitespace) {
-                    bail!("`{e}` is not an email address");
-                }
+                valid_email(e)?;
+            }
+            if let Some(p) = &phone {
+                valid_phone(p)?;
             }
             let password = read_password()?;
             check_policy(&password, &tenant.settings.password)
@@ -157,6 +188,63 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 Ok(format!("enabled {}", user.username))
             })
         }
+        UserCommand::SetEmail { target, email } => {
+            let (config, tenant, name) = resolve(&target)?;
+            let email = Some(email.trim())
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned);
+            if let Some(e) = &email {
+                valid_email(e)?;
+            }
+            with_user(&config, &tenant, &name, |store, user| async move {
+                store.set_email(user.id, email.as_deref()).await?;
+                Ok(format!("email of {} set; it is unconfirmed", user.username))
+            })
+        }
+        UserCommand::SetPhone { target, phone } => {
+            let (config, tenant, name) = resolve(&target)?;
+            let phone = Some(phone.trim())
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned);
+            if let Some(p) = &phone {
+                valid_phone(p)?;
+            }
+            with_user(&config, &tenant, &name, |store, user| async move {
+                store.set_phone(user.id, phone.as_deref()).await?;
+                Ok(format!("phone of {} set; it is unconfirmed", user.username))
+            })
+        }
+        UserCommand::Confirm {
+            target,
+            email,
+            phone,
+        } => {
+            if !email && !phone {
+                bail!("say what to confirm: --email, --phone or both");
+            }
+            let (config, tenant, name) = resolve(&target)?;
+            with_user(&config, &tenant, &name, |store, user| async move {
+                if email && user.email.is_none() {
+                    bail!("{} has no email address to confirm", user.username);
+                }
+                if phone && user.phone.is_none() {
+                    bail!("{} has no phone number to confirm", user.username);
+                }
+                store.confirm(user.id, email, phone).await?;
+                Ok(format!("confirmed for {}", user.username))
+            })
+        }
+        UserCommand::SetTwoFactor { target, enabled } => {
+            let (config, tenant, name) = resolve(&target)?;
+            with_user(&config, &tenant, &name, |store, user| async move {
+                store.set_two_factor(user.id, enabled).await?;
+                Ok(format!(
+                    "two-factor for {} is {}",
+                    user.username,
+                    if enabled { "on" } else { "off" }
+                ))
+            })
+        }
         UserCommand::Unlock(target) => {
             let (config, tenant, name) = resolve(&target)?;
             with_user(&config, &tenant, &name, |store, user| async move {
@@ -164,6 +252,30 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 Ok(format!("unlocked {}", user.username))
             })
         }
+    }
+}
+
+fn valid_email(e: &str) -> anyhow::Result<()> {
+    match e.split_once('@') {
+        Some((l, d))
+            if !l.is_empty()
+                && d.contains('.')
+                && !e.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Ok(())
+        }
+        _ => bail!("`{e}` is not an email address"),
+    }
+}
+
+/// E.164: a `+`, then 8 to 15 digits.
+fn valid_phone(p: &str) -> anyhow::Result<()> {
+    let digits = p
+        .strip_prefix('+')
+        .filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+    match digits {
+        Some(d) if (8..=15).contains(&d.len()) => Ok(()),
+        _ => bail!("`{p}` is not a phone number in international form, e.g. +15550100123"),
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod cookies;
 mod reply;
 mod signin;
+mod two_factor;
 
 pub use reply::{Reply, PAGE_SECURITY_HEADERS};
 
@@ -105,6 +106,8 @@ pub async fn handle(app: &App, req: &Request<'_>) -> Reply {
         ("/.portcullis/health", m) if m != Method::Post => health(app).await,
         (LOGIN_PATH, _) => signin::login(app, req).await,
         (LOGOUT_PATH, _) => signin::logout(app, req).await,
+        (SEND_CODE_PATH, _) => two_factor::send_code(app, req).await,
+        (VERIFY_PATH, _) => two_factor::verify(app, req).await,
         _ => error_page(
             app,
             Some(&req.tenant),

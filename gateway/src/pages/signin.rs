@@ -122,6 +122,7 @@ async fn login_submit(app: &App, req: &Request<'_>) -> Reply {
             &login,
             Password::new(password.to_owned()),
             &return_to,
+            req.cookies.get(cookies::REMEMBER),
             &req.client,
         )
         .await;
@@ -147,6 +148,14 @@ async fn login_submit(app: &App, req: &Request<'_>) -> Reply {
         PasswordOutcome::Inactive => {
             login_page(app, req, 200, &return_to, typed, Some("This account is disabled. Contact your administrator."))
         }
+        PasswordOutcome::NoProvider => login_page(
+            app,
+            req,
+            200,
+            &return_to,
+            typed,
+            Some("Two-step verification is required, but your account has no confirmed way to receive a code. Contact your administrator."),
+        ),
         PasswordOutcome::EmailNotConfirmed => login_page(
             app,
             req,

@@ -9,11 +9,13 @@
 //! becomes an error, and the proxy fails closed on it.
 
 mod audit;
+mod codes;
 mod lockout;
 mod sessions;
 mod users;
 
 pub use audit::AuditEntry;
+pub use codes::{CodeCheck, Issue};
 pub use lockout::Charge;
 pub use users::{NewUser, User};
 
@@ -162,7 +164,7 @@ impl Store {
     }
 }
 
-async fn on_runtime<T: Send + 'static>(
+pub(crate) async fn on_runtime<T: Send + 'static>(
     f: impl Future<Output = T> + Send + 'static,
 ) -> Result<T, StoreError> {
     runtime()

@@ -188,3 +188,65 @@ impl Store {
         .await
     }
 }
+
+impl Store {
+    /// Sets (or clears) the email address; a new address is unconfirmed.
+    pub async fn set_email(&self, id: i64, email: Option<&str>) -> Result<(), StoreError> {
+        let canonical = email.and_then(canonical_email);
+        let email = email.map(str::to_owned);
+        self.update_one(
+            "UPDATE users SET email = $1, email_canonical = $2, email_confirmed = 0 WHERE id = $3",
+            move |q| q.bind(email).bind(canonical).bind(id),
+        )
+        .await
+    }
+
+    /// Sets (or clears) the phone number; a new number is unconfirmed.
+    pub async fn set_phone(&self, id: i64, phone: Option<&str>) -> Result<(), StoreError> {
+        let phone = phone.map(str::to_owned);
+        self.update_one(
+            "UPDATE users SET phone = $1, phone_confirmed = 0 WHERE id = $2",
+            move |q| q.bind(phone).bind(id),
+        )
+        .await
+    }
+
+    /// Marks the email address and/or the phone number as confirmed.
+    pub async fn confirm(&self, id: i64, email: bool, phone: bool) -> Result<(), StoreError> {
+        self.update_one(
+            "UPDATE users SET email_confirmed = CASE WHEN $1 = 1 THEN 1 ELSE email_confirmed END, \
+             phone_confirmed = CASE WHEN $2 = 1 THEN 1 ELSE phone_confirmed END WHERE id = $3",
+            move |q| q.bind(i64::from(email)).bind(i64::from(phone)).bind(id),
+        )
+        .await
+    }
+
+    /// Turns the user's own two-factor flag on or off.
+    pub async fn set_two_factor(&self, id: i64, on: bool) -> Result<(), StoreError> {
+        self.update_one(
+            "UPDATE users SET two_factor_enabled = $1 WHERE id = $2",
+            move |q| q.bind(i64::from(on)).bind(id),
+        )
+        .await
+    }
+
+    /// Runs an update that must change exactly one user.
+    async fn update_one<F>(&self, sql: &'static str, bind: F) -> Result<(), StoreError>
+    where
+        F: for<'q> FnOnce(
+                sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+            )
+                -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>
+            + Send
+            + 'static,
+    {
+        self.call(move |pool| async move {
+            let done = bind(sqlx::query(sql)).execute(&pool).await?;
+            if done.rows_affected() == 0 {
+                return Err(sqlx::Error::RowNotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+}
