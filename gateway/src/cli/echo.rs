@@ -102,18 +102,28 @@ fn page(doc: &serde_json::Value) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Echo upstream</title><link rel=\"stylesheet\" href=\"/.portcullis/assets/portcullis.css\"></head>\
-         <body><div class=\"page\"><main class=\"card echo\"><p class=\"eyebrow\">Upstream application</p>\
-         <h1>Hello, {user}</h1><p class=\"lead\">This page is the demo's upstream app. It shows the request \
-         it received from Portcullis: <code>{method} {path}</code>. The <code>x-auth-*</code> headers were \
-         set by the gateway; the client cannot forge them.</p>\
-         <table class=\"echo-headers\">{rows}</table>\
-         <p><a class=\"button\" href=\"/.portcullis/logout\">Sign out</a></p></main></div></body></html>",
+         <title>Echo upstream</title><style>{STYLE}</style></head>\
+         <body><main><p class=\"eyebrow\">Upstream application</p>\
+         <h1>Hello, {user}</h1><p>This page is the demo's upstream app. It shows the request \
+         it received from Portcullis: <code>{method} {path}</code>. The highlighted \
+         <code>x-auth-*</code> headers were set by the gateway; a client cannot forge them.</p>\
+         <table><thead><tr><th scope=\"col\">Header</th><th scope=\"col\">Value</th></tr></thead>\
+         <tbody>{rows}</tbody></table>\
+         <p class=\"actions\"><a href=\"/.portcullis/logout\">Sign out</a></p></main></body></html>",
         user = esc(user),
         method = esc(doc["method"].as_str().unwrap_or("")),
         path = esc(doc["path"].as_str().unwrap_or("")),
     )
 }
+
+const STYLE: &str = "body{margin:0;background:#f3f4f6;color:#111827;font:16px/1.5 system-ui,sans-serif}\
+main{max-width:860px;margin:2rem auto;background:#fff;border-radius:12px;padding:2rem;\
+box-shadow:0 1px 3px rgba(0,0,0,.1)}.eyebrow{text-transform:uppercase;letter-spacing:.08em;\
+font-size:.75rem;color:#4b5563;margin:0}h1{margin:.25rem 0 1rem}table{width:100%;border-collapse:collapse;\
+font-size:.9rem}th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #e5e7eb;\
+vertical-align:top}td{word-break:break-all;font-family:ui-monospace,monospace}tr.id{background:#eff6ff}\
+tr.id th{color:#1d4ed8}.actions a{display:inline-block;margin-top:1.5rem;background:#2563eb;color:#fff;\
+padding:.6rem 1.2rem;border-radius:8px;text-decoration:none;font-weight:600}";
 
 /// The echo app as a Pingora service listening on `addr`.
 pub fn service(name: &str, addr: &str) -> Service<Echo> {
