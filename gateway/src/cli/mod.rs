@@ -120,10 +120,12 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Config(ConfigCommand::Check(c)) => {
             let config = load(&c)?;
             let tenants = config.tenants.iter().count() - 1;
+            let count = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+            let listeners = count(config.listeners.len(), "listener");
             println!(
-                "{}: ok ({tenants} tenants, {} listeners)",
+                "{}: ok ({}, {listeners})",
                 c.config.display(),
-                config.listeners.len()
+                count(tenants, "tenant")
             );
             Ok(())
         }
