@@ -13,6 +13,27 @@ use portcullis_pages::{Pages, STYLESHEET};
 
 const TENANT_CSS: &str = ":root{--brand:#2563eb}\n";
 
+/// A QR code for [`OTPAUTH_URI`] as the gateway draws it: the qrcode crate's SVG without its
+/// XML declaration.
+const QR_SVG: &str = include_str!("sample_qr.svg");
+const OTPAUTH_URI: &str = "otpauth://totp/Acme%20Corporation:jordan%40example.com\
+    ?secret=HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ&digits=6&algorithm=SHA1\
+    &issuer=Acme%20Corporation&period=30";
+const SECRET_GROUPS: &str = "HXDM VJEC JJWS RB3H WIZR 4IFU GFTM XBOZ";
+
+const RECOVERY_CODES: [&str; 10] = [
+    "7KQ2M-XR4TP",
+    "B3N8V-QW6ZD",
+    "H5T9C-LM2KX",
+    "R8W4F-JN7QB",
+    "D2X6P-TK9MV",
+    "M4C7H-ZQ3WN",
+    "T9B5K-VX2LR",
+    "F6N3D-PW8CJ",
+    "W2R7Q-HM5TX",
+    "K8V4Z-BD6NP",
+];
+
 fn main() -> ExitCode {
     let Some(out) = std::env::args_os().nth(1).map(PathBuf::from) else {
         eprintln!("usage: render_samples OUTDIR");
@@ -121,13 +142,92 @@ fn samples() -> Vec<(&'static str, &'static str, Value)> {
             "account.html",
             context! {
                 tenant_name => tenant, user => "Jordan Lee", csrf => "sample-csrf",
-                two_factor_enabled => true, recovery_codes_left => 8,
-                logout_url => "/.portcullis/logout",
-                providers => vec![
-                    context! { label => "Email", status => "Confirmed" },
-                    context! { label => "Text message", status => "Not confirmed" },
-                    context! { label => "Authenticator app", status => "Set up" },
-                ],
+                logout_url => "/.portcullis/logout", two_factor_required => true,
+                email => "jordan@example.com", email_confirmed => true,
+                phone => "+44 7700 900123", phone_confirmed => false,
+                authenticator_enabled => true, authenticator_allowed => true,
+                recovery_codes_left => 2, last_recovery_use => "2026-12-04 15:04 UTC",
+                urls => account_urls(), info => "Your authenticator app is on.",
+            },
+        ),
+        (
+            "account-off",
+            "account.html",
+            context! {
+                tenant_name => tenant, user => "jordan.lee.contractor@subsidiary.example.com",
+                csrf => "sample-csrf", logout_url => "/.portcullis/logout",
+                two_factor_required => false,
+                email => "jordan.lee.contractor@subsidiary.example.com", email_confirmed => false,
+                phone_confirmed => false, authenticator_enabled => false,
+                authenticator_allowed => true, recovery_codes_left => 0, urls => account_urls(),
+            },
+        ),
+        (
+            "authenticator",
+            "authenticator.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/account/authenticator",
+                csrf => "sample-csrf", qr_svg => QR_SVG, secret_groups => SECRET_GROUPS,
+                otpauth_uri => OTPAUTH_URI, enrol => "sample-enrol-token",
+                cancel_url => "/.portcullis/account",
+            },
+        ),
+        (
+            "authenticator-required",
+            "authenticator.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/account/authenticator",
+                csrf => "sample-csrf", qr_svg => QR_SVG, secret_groups => SECRET_GROUPS,
+                otpauth_uri => OTPAUTH_URI, enrol => "sample-enrol-token",
+                intro => "Acme Corporation asks for two-step verification before you continue. \
+                    Set up an authenticator app to turn it on.",
+                error => "That code is not right. Check the time on your phone and try again.",
+            },
+        ),
+        (
+            "recovery_codes",
+            "recovery_codes.html",
+            context! {
+                tenant_name => tenant, codes => RECOVERY_CODES.to_vec(),
+                download_href => download_href(&RECOVERY_CODES),
+                continue_url => "/.portcullis/account", continue_label => "Continue",
+                intro => "Save these codes somewhere safe. Each works once, and signs you in \
+                    when you cannot use your authenticator app.",
+            },
+        ),
+        (
+            "recovery_codes-new",
+            "recovery_codes.html",
+            context! {
+                tenant_name => tenant, codes => RECOVERY_CODES.to_vec(),
+                download_href => download_href(&RECOVERY_CODES),
+                continue_url => "/.portcullis/account", continue_label => "Back to your account",
+                intro => "Save these codes somewhere safe. Each works once.",
+                warning => "These replace your previous codes. The old ones no longer work.",
+            },
+        ),
+        (
+            "confirm",
+            "confirm.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/account/authenticator/off",
+                csrf => "sample-csrf", title => "Turn off the authenticator app",
+                message => "Your app stops working for this account, and so do your recovery \
+                    codes. Confirm it's you to continue.",
+                button_label => "Turn off", danger => true,
+                cancel_url => "/.portcullis/account",
+            },
+        ),
+        (
+            "confirm-view",
+            "confirm.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/account/recovery",
+                csrf => "sample-csrf", title => "View recovery codes",
+                message => "Confirm it's you to see your recovery codes.",
+                button_label => "Show codes", danger => false,
+                error => "That is not a valid code or password.",
+                cancel_url => "/.portcullis/account",
             },
         ),
         (
@@ -158,4 +258,23 @@ fn samples() -> Vec<(&'static str, &'static str, Value)> {
             },
         ),
     ]
+}
+
+fn account_urls() -> Value {
+    context! {
+        enable_authenticator => "/.portcullis/account/authenticator",
+        disable_authenticator => "/.portcullis/account/authenticator/off",
+        view_recovery => "/.portcullis/account/recovery",
+        regenerate_recovery => "/.portcullis/account/recovery/new",
+    }
+}
+
+/// A `data:` URL of the codes as a text file, one a line, as the gateway builds it.
+fn download_href(codes: &[&str]) -> String {
+    let mut href = String::from("data:text/plain;charset=utf-8,");
+    for code in codes {
+        href.push_str(code);
+        href.push_str("%0A");
+    }
+    href
 }

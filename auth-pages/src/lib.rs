@@ -10,7 +10,8 @@
 //! failing on the first request.
 //!
 //! Rendering rules the templates rely on:
-//! - every value is HTML-escaped;
+//! - every value is HTML-escaped, except `qr_svg` of `authenticator.html`: that is SVG markup
+//!   the gateway draws itself, printed with `|safe` (a unit test keeps it the only one);
 //! - printing a value the context lacks is an error, so a page never goes out with, say, an
 //!   empty CSRF field; optional values are only printed behind an `{% if %}`;
 //! - the pages hold no JavaScript, no inline styles and no external resources, so they work
@@ -45,6 +46,15 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("verify.html", include_str!("../templates/verify.html")),
     ("account.html", include_str!("../templates/account.html")),
+    (
+        "authenticator.html",
+        include_str!("../templates/authenticator.html"),
+    ),
+    (
+        "recovery_codes.html",
+        include_str!("../templates/recovery_codes.html"),
+    ),
+    ("confirm.html", include_str!("../templates/confirm.html")),
 ];
 
 /// A failure to load or render a page template.
@@ -230,6 +240,7 @@ fn read_override(dir: &Path, name: &str) -> Result<Option<(PathBuf, String)>, Pa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use minijinja::value::ValueKind;
     use minijinja::{context, Value};
 
     /// A scratch directory under the system temp dir, removed on drop.
@@ -310,15 +321,72 @@ mod tests {
                     resend_action => "/send", choose_url => "/send", error => "Wrong code.",
                 },
             ),
-            (
-                "account.html",
-                context! {
-                    tenant_name => "Acme", user => "Jo", csrf => "t", two_factor_enabled => true,
-                    providers => vec![context! { label => "Email", status => "Confirmed" }],
-                    recovery_codes_left => 7, logout_url => "/logout",
-                },
-            ),
+            ("account.html", account_ctx()),
+            ("authenticator.html", authenticator_ctx()),
+            ("recovery_codes.html", recovery_codes_ctx()),
+            ("confirm.html", confirm_ctx()),
         ]
+    }
+
+    /// A QR code as the gateway draws it: the qrcode crate's SVG without its XML declaration.
+    const QR_SVG: &str = concat!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="16" height="16""#,
+        r#" viewBox="0 0 16 16" shape-rendering="crispEdges">"#,
+        r##"<rect x="0" y="0" width="16" height="16" fill="#fff"/>"##,
+        r##"<path fill="#000" d="M4 4h8v8H4V4"/></svg>"##,
+    );
+
+    /// The one absolute URL a page may hold: the SVG namespace of the inline QR code.
+    const SVG_NAMESPACE: &str = r#"xmlns="http://www.w3.org/2000/svg""#;
+
+    fn account_ctx() -> Value {
+        context! {
+            tenant_name => "Acme", user => "Jo", csrf => "t", logout_url => "/logout",
+            two_factor_required => true,
+            email => "jo@example.com", email_confirmed => true,
+            phone => "+44 7700 900123", phone_confirmed => false,
+            authenticator_enabled => true, authenticator_allowed => true,
+            recovery_codes_left => 7, last_recovery_use => "2026-12-04 15:04 UTC",
+            urls => context! {
+                enable_authenticator => "/account/authenticator",
+                disable_authenticator => "/account/authenticator/off",
+                view_recovery => "/account/recovery",
+                regenerate_recovery => "/account/recovery/new",
+            },
+            info => "Your authenticator app is on.",
+        }
+    }
+
+    fn authenticator_ctx() -> Value {
+        context! {
+            tenant_name => "Acme", action => "/account/authenticator", csrf => "t",
+            qr_svg => QR_SVG, secret_groups => "JBSW Y3DP EHPK 3PXP",
+            otpauth_uri => "otpauth://totp/Acme:jo?secret=JBSWY3DPEHPK3PXP&issuer=Acme",
+            enrol => "enrol-token", error => "That code is not right.",
+            cancel_url => "/account",
+            intro => "Acme asks for two-step verification before you continue.",
+        }
+    }
+
+    fn recovery_codes_ctx() -> Value {
+        context! {
+            tenant_name => "Acme",
+            codes => vec!["7KQ2M-XR4TP", "B3N8V-QW6ZD", "H5T9C-LM2KX"],
+            download_href => "data:text/plain;charset=utf-8,7KQ2M-XR4TP%0AB3N8V-QW6ZD%0AH5T9C-LM2KX%0A",
+            continue_url => "/account", continue_label => "Back to your account",
+            intro => "Save these codes somewhere safe. Each works once.",
+            warning => "These replace your previous codes.",
+        }
+    }
+
+    fn confirm_ctx() -> Value {
+        context! {
+            tenant_name => "Acme", action => "/account/authenticator/off", csrf => "t",
+            title => "Turn off the authenticator app",
+            message => "Your recovery codes stop working too.",
+            button_label => "Turn off", danger => true, error => "That did not match.",
+            cancel_url => "/account",
+        }
     }
 
     #[test]
@@ -343,6 +411,7 @@ mod tests {
         let pages = pages();
         for (name, ctx) in samples() {
             let html = pages.render(name, &ctx).expect("sample renders");
+            let html = html.replace(SVG_NAMESPACE, "");
             for banned in ["<script", "<style", " style=", "http://", "https://"] {
                 assert!(!html.contains(banned), "{name} contains {banned:?}");
             }
@@ -431,6 +500,296 @@ mod tests {
         assert!(!html.contains(r#"name="remember""#));
         assert!(!html.contains(r#"name="recovery_code""#));
         assert!(!html.contains("Send a new code"));
+    }
+
+    /// The account context exactly as the gateway passes it, without the optional values.
+    fn bare_account_ctx() -> Value {
+        context! {
+            user => "Jo", csrf => "t", logout_url => "/logout", two_factor_required => false,
+            email => None::<&str>, email_confirmed => false,
+            phone => None::<&str>, phone_confirmed => false,
+            authenticator_enabled => false, authenticator_allowed => true,
+            recovery_codes_left => 0, last_recovery_use => None::<&str>,
+            urls => context! {
+                enable_authenticator => "/account/authenticator",
+                disable_authenticator => "/account/authenticator/off",
+                view_recovery => "/account/recovery",
+                regenerate_recovery => "/account/recovery/new",
+            },
+            error => None::<&str>, info => None::<&str>,
+        }
+    }
+
+    #[test]
+    fn account_page_shows_methods_authenticator_links_and_recovery_codes() {
+        let html = pages()
+            .render("account.html", &account_ctx())
+            .expect("renders");
+        assert!(html.contains(r#"<span class="badge badge-on">On</span>"#));
+        assert!(html.contains("jo@example.com"));
+        assert!(html.contains("+44 7700 900123"));
+        assert!(html.contains(r#"<span class="badge badge-on">Confirmed</span>"#));
+        assert!(html.contains(r#"<span class="badge">Not confirmed</span>"#));
+        assert!(html.contains(r#"<a href="/account/recovery">View recovery codes</a>"#));
+        assert!(html.contains(r#"<a href="/account/recovery/new">New recovery codes</a>"#));
+        assert!(html
+            .contains(r#"<a class="link-danger" href="/account/authenticator/off">Turn off</a>"#));
+        assert!(!html.contains("Set up an authenticator app"));
+        assert!(html.contains("You have 7 recovery codes left."));
+        assert!(html.contains("Last used 2026-12-04 15:04 UTC."));
+        assert!(!html.contains("alert-warn"));
+        assert!(html.contains(r#"role="status">Your authenticator app is on.<"#));
+        assert!(html.contains(r#"<form class="form" method="post" action="/logout">"#));
+    }
+
+    #[test]
+    fn account_page_renders_with_exactly_the_gateway_fields() {
+        let pages = pages();
+        let html = pages
+            .render("account.html", &bare_account_ctx())
+            .expect("renders");
+        assert!(html.contains(r#"<span class="badge">Off</span>"#));
+        assert!(html.contains("Sign-ins need only your password."));
+        assert!(html.contains("No address added"));
+        assert!(html.contains("No number added"));
+        assert!(!html.contains("Confirmed"));
+        assert!(html.contains(
+            r#"<a class="button button-inline" href="/account/authenticator">Set up an authenticator app</a>"#
+        ));
+        assert!(!html.contains("View recovery codes"));
+        assert!(!html.contains("Turn off"));
+        // Recovery codes only mean something once the app is on.
+        assert!(!html.contains("You have no recovery codes left."));
+        assert!(html.contains("You get recovery codes when you set up an authenticator app."));
+        assert!(!html.contains("role=\"alert\""));
+
+        let mut ctx = bare_account_ctx();
+        ctx = merge(&ctx, context! { authenticator_allowed => false });
+        let html = pages.render("account.html", &ctx).expect("renders");
+        assert!(!html.contains("Authenticator app"));
+        assert!(!html.contains("Set up an authenticator app"));
+
+        // The urls are required: a missing one fails instead of rendering an empty link.
+        let ctx = merge(&bare_account_ctx(), context! { urls => context! {} });
+        assert!(pages.render("account.html", &ctx).is_err());
+    }
+
+    #[test]
+    fn account_page_warns_when_three_or_fewer_recovery_codes_are_left() {
+        let pages = pages();
+        for (left, sentence) in [
+            (3, "You have 3 recovery codes left."),
+            (1, "You have 1 recovery code left."),
+            (0, "You have no recovery codes left."),
+        ] {
+            let ctx = merge(&account_ctx(), context! { recovery_codes_left => left });
+            let html = pages.render("account.html", &ctx).expect("renders");
+            assert!(html.contains(sentence), "{left}");
+            assert!(html.contains(r#"<p class="alert alert-warn">"#), "{left}");
+            assert!(
+                html.contains(r#"<a href="/account/recovery/new">Get new recovery codes</a>"#),
+                "{left}"
+            );
+        }
+        let ctx = merge(&account_ctx(), context! { recovery_codes_left => 4 });
+        let html = pages.render("account.html", &ctx).expect("renders");
+        assert!(!html.contains("alert-warn"));
+    }
+
+    /// `base` with the values of `over` put on top.
+    fn merge(base: &Value, over: Value) -> Value {
+        Value::from_iter(
+            base.try_iter()
+                .expect("a map")
+                .chain(over.try_iter().expect("a map"))
+                .map(|key| {
+                    let value = over
+                        .get_item(&key)
+                        .ok()
+                        .filter(|v| !v.is_undefined())
+                        .unwrap_or_else(|| base.get_item(&key).expect("key of base"));
+                    (key, value)
+                }),
+        )
+    }
+
+    /// `base` without its entry `key`.
+    fn without(base: &Value, key: &str) -> Value {
+        Value::from_iter(
+            base.try_iter()
+                .expect("a map")
+                .filter(|k| k.as_str() != Some(key))
+                .map(|k| {
+                    let value = base.get_item(&k).expect("key of base");
+                    (k, value)
+                }),
+        )
+    }
+
+    #[test]
+    fn authenticator_page_shows_qr_key_link_and_code_form() {
+        let html = pages()
+            .render("authenticator.html", &authenticator_ctx())
+            .expect("renders");
+        assert!(html.contains(&format!(
+            r#"<figure class="qr" role="img" aria-label="QR code for your authenticator app">{QR_SVG}</figure>"#
+        )));
+        assert!(html.contains("<dt>Or enter this key</dt>"));
+        assert!(html.contains(r#"<dd class="secret">JBSW Y3DP EHPK 3PXP</dd>"#));
+        assert!(html.contains("<summary>Show the setup link</summary>"));
+        assert!(html.contains("otpauth://totp/Acme:jo?secret=JBSWY3DPEHPK3PXP&amp;issuer=Acme</p>"));
+        assert!(
+            html.contains(r#"<form class="form" method="post" action="/account/authenticator">"#)
+        );
+        assert!(html.contains(r#"<input type="hidden" name="enrol" value="enrol-token">"#));
+        assert!(html.contains(r#"<label for="code">Code from the app</label>"#));
+        assert!(html.contains(
+            r#"name="code" type="text" inputmode="numeric" autocomplete="one-time-code""#
+        ));
+        assert!(html.contains(r#"<button class="button" type="submit">Turn on</button>"#));
+        assert!(html.contains(r#"<a href="/account">Cancel</a>"#));
+        assert!(html.contains("Acme asks for two-step verification before you continue."));
+        assert!(html.contains("Google Authenticator, Microsoft Authenticator, 1Password or Aegis"));
+        assert!(html.contains("role=\"alert\">That code is not right.<"));
+        assert_eq!(html.matches(r#"<li class="step">"#).count(), 3);
+
+        let bare = context! {
+            action => "/a", csrf => "t", qr_svg => QR_SVG, secret_groups => "JBSW",
+            otpauth_uri => "otpauth://totp/x", enrol => "e",
+        };
+        let html = pages()
+            .render("authenticator.html", &bare)
+            .expect("renders");
+        assert!(!html.contains("Cancel"));
+        assert!(html.contains("The app makes a new code every 30 seconds."));
+
+        // A form without its enrolment token would fail anyway: do not render it.
+        let no_enrol = without(&bare, "enrol");
+        assert!(pages().render("authenticator.html", &no_enrol).is_err());
+    }
+
+    #[test]
+    fn recovery_codes_page_shows_grid_text_download_and_continue() {
+        let html = pages()
+            .render("recovery_codes.html", &recovery_codes_ctx())
+            .expect("renders");
+        assert!(html.contains(r#"<ul class="codes" aria-label="Recovery codes">"#));
+        assert!(html.contains("<li>7KQ2M-XR4TP</li>"));
+        assert_eq!(html.matches("<li>").count(), 3);
+        assert!(html.contains(
+            r#"<a class="button button-secondary" href="data:text/plain;charset=utf-8,7KQ2M-XR4TP%0AB3N8V-QW6ZD%0AH5T9C-LM2KX%0A" download="recovery-codes.txt">Download (.txt)</a>"#
+        ));
+        assert!(html.contains("<summary>Copy as text</summary>"));
+        assert!(html.contains(r#"<label for="codes-text">Recovery codes as text</label>"#));
+        assert!(html.contains(
+            "rows=\"3\" readonly spellcheck=\"false\">7KQ2M-XR4TP\nB3N8V-QW6ZD\nH5T9C-LM2KX</textarea>"
+        ));
+        assert!(html.contains(
+            r#"<a class="button button-continue" href="/account">Back to your account</a>"#
+        ));
+        assert!(html.contains("Save these codes somewhere safe. Each works once."));
+        assert!(
+            html.contains(r#"<p class="alert alert-warn">These replace your previous codes.</p>"#)
+        );
+
+        let ctx = merge(&recovery_codes_ctx(), context! { warning => () });
+        let html = pages()
+            .render("recovery_codes.html", &ctx)
+            .expect("renders");
+        assert!(!html.contains("alert-warn"));
+    }
+
+    #[test]
+    fn confirm_page_asks_for_proof_and_styles_danger() {
+        let pages = pages();
+        let html = pages
+            .render("confirm.html", &confirm_ctx())
+            .expect("renders");
+        assert!(html.contains("<title>Turn off the authenticator app · Acme</title>"));
+        assert!(html.contains(
+            r#"<label for="proof">Code from your app, a recovery code, or your password</label>"#
+        ));
+        assert!(html.contains(r#"name="proof" type="password" autocomplete="off""#));
+        assert!(html.contains(" required autofocus>"));
+        assert!(html
+            .contains(r#"<button class="button button-danger" type="submit">Turn off</button>"#));
+        assert!(html.contains(r#"<a href="/account">Cancel</a>"#));
+        assert!(html.contains("role=\"alert\">That did not match.<"));
+
+        let ctx = merge(
+            &confirm_ctx(),
+            context! { danger => false, button_label => "Show codes", error => () },
+        );
+        let html = pages.render("confirm.html", &ctx).expect("renders");
+        assert!(html.contains(r#"<button class="button" type="submit">Show codes</button>"#));
+        assert!(!html.contains("button-danger"));
+        assert!(!html.contains("role=\"alert\""));
+    }
+
+    #[test]
+    fn qr_svg_is_the_only_value_printed_unescaped() {
+        let mut unescaped = Vec::new();
+        for &(name, source) in TEMPLATES {
+            let mut rest = source;
+            while let Some(start) = rest.find(['{']) {
+                rest = &rest[start..];
+                let close = match rest.get(..2) {
+                    Some("{{") => "}}",
+                    Some("{%") => "%}",
+                    _ => {
+                        rest = &rest[1..];
+                        continue;
+                    }
+                };
+                let end = rest.find(close).expect("tags close") + 2;
+                let tag = &rest[..end];
+                if ["safe", "autoescape", "tojson"]
+                    .iter()
+                    .any(|word| tag.contains(word))
+                {
+                    unescaped.push((name, tag));
+                }
+                rest = &rest[end..];
+            }
+        }
+        assert_eq!(unescaped, [("authenticator.html", "{{ qr_svg|safe }}")]);
+    }
+
+    /// `value` with every string replaced by a script tag, except the map entries named `keep`.
+    fn with_scripts(value: &Value, keep: &str) -> Value {
+        match value.kind() {
+            ValueKind::String => Value::from("<script>alert(1)</script>"),
+            ValueKind::Seq => Value::from_iter(
+                value
+                    .try_iter()
+                    .expect("a seq")
+                    .map(|item| with_scripts(&item, keep)),
+            ),
+            ValueKind::Map => Value::from_iter(value.try_iter().expect("a map").map(|key| {
+                let item = value.get_item(&key).expect("key of the map");
+                let item = if key.as_str() == Some(keep) {
+                    item
+                } else {
+                    with_scripts(&item, keep)
+                };
+                (key, item)
+            })),
+            _ => value.clone(),
+        }
+    }
+
+    #[test]
+    fn a_script_in_any_other_value_is_escaped() {
+        let pages = pages();
+        for (name, ctx) in samples() {
+            let ctx = with_scripts(&ctx, "qr_svg");
+            let html = pages.render(name, &ctx).expect("sample renders");
+            assert!(!html.contains("<script"), "{name}");
+            assert!(
+                html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{name}"
+            );
+        }
     }
 
     #[test]
