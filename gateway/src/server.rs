@@ -70,6 +70,21 @@ fn spawn_background(app: Arc<App>) {
             if let Err(e) = sweeper.accounts.store.purge_sessions(idle).await {
                 tracing::warn!(error = %e, "could not purge expired sessions");
             }
+            if let Err(e) = sweeper.accounts.store.prune_revocations(3600).await {
+                tracing::warn!(error = %e, "could not prune old revocations");
+            }
+        }
+    });
+    let follower = app.clone();
+    store::spawn(async move {
+        // Revocations made before this start concern sessions this process never saw.
+        let mut last = follower.accounts.store.last_revocation().await.unwrap_or(0);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            // Errors are logged on the transition inside; the next tick retries.
+            let _ = follower.accounts.follow_revocations(&mut last).await;
         }
     });
     store::spawn(async move {

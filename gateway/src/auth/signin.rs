@@ -10,7 +10,7 @@ use super::{LoginName, ReturnPath, SecretKey};
 use crate::config::SessionLifetimes;
 use crate::notify::{self, Notifier};
 use crate::policy::settings::WhenNoProvider;
-use crate::store::{now, Charge, CodeCheck, Issue, Store, StoreError, User};
+use crate::store::{now, Charge, CodeCheck, Issue, Revoked, Store, StoreError, User};
 use crate::tenancy::Tenant;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
@@ -29,6 +29,10 @@ pub enum AuditResult {
     CodeSent,
     CodeFailed,
     TwoFactorSuccess,
+    RecoveryCodeUsed,
+    /// Two-factor was required and the user had no provider (`when_no_provider = deny`).
+    NoProvider,
+    AuthenticatorEnrolled,
 }
 
 impl AuditResult {
@@ -42,6 +46,9 @@ impl AuditResult {
             Self::CodeSent => "code_sent",
             Self::CodeFailed => "code_failed",
             Self::TwoFactorSuccess => "two_factor_success",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::NoProvider => "no_provider",
+            Self::AuthenticatorEnrolled => "authenticator_enrolled",
         }
     }
 }
@@ -62,6 +69,8 @@ pub enum PasswordOutcome {
     EmailNotConfirmed,
     /// Two-factor is required and the user has no provider, and the settings say deny.
     NoProvider,
+    /// Two-factor is required and the user must set up an authenticator first.
+    Enrol(SessionId, Arc<Session>),
 }
 
 /// What sending a code decided.
@@ -105,6 +114,8 @@ pub struct Accounts {
     pub key: SecretKey,
     pub sessions: SessionCache,
     pub lifetimes: SessionLifetimes,
+    /// Set by the background check in [`Accounts::follow_revocations`].
+    store_up: std::sync::atomic::AtomicBool,
 }
 
 impl Accounts {
@@ -122,6 +133,7 @@ impl Accounts {
             key,
             sessions: SessionCache::default(),
             lifetimes,
+            store_up: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -196,25 +208,25 @@ impl Accounts {
                     .is_some_and(|tok| second_factor::remembered(&self.key, tok, &user, t, now()));
             if remembered {
                 methods = "pwd,remembered";
-            } else if !second_factor::offered(&tenant.settings, &user, false).is_empty() {
-                let (id, s) = self
-                    .start_session(tenant, &user, Stage::SecondFactor, "pwd", return_to)
-                    .await?;
-                return Ok(PasswordOutcome::SecondFactor(id, s));
             } else {
+                let has_app = self.has_authenticator(user.id).await?;
+                if !second_factor::offered(&tenant.settings, &user, has_app).is_empty() {
+                    let (id, s) = self
+                        .start_session(tenant, &user, Stage::SecondFactor, "pwd", return_to)
+                        .await?;
+                    return Ok(PasswordOutcome::SecondFactor(id, s));
+                }
                 match tenant.settings.when_no_provider {
                     WhenNoProvider::Allow => {}
-                    // Limitation: enrolment at sign-in needs the authenticator (issue 4);
-                    // until then `enrol` refuses like `deny`.
+                    WhenNoProvider::Enrol if tenant.settings.authenticator_allowed => {
+                        let (id, s) = self
+                            .start_session(tenant, &user, Stage::Enrol, "pwd", return_to)
+                            .await?;
+                        return Ok(PasswordOutcome::Enrol(id, s));
+                    }
                     WhenNoProvider::Deny | WhenNoProvider::Enrol => {
-                        self.audit(
-                            tenant,
-                            Some(&user),
-                            login,
-                            AuditResult::InvalidCredentials,
-                            client,
-                        )
-                        .await;
+                        self.audit(tenant, Some(&user), login, AuditResult::NoProvider, client)
+                            .await;
                         return Ok(PasswordOutcome::NoProvider);
                     }
                 }
@@ -241,7 +253,8 @@ impl Accounts {
         if !user.active || user.security_stamp != session.security_stamp {
             return Ok(None);
         }
-        let offered = second_factor::offered(&tenant.settings, &user, false);
+        let has_app = self.has_authenticator(user.id).await?;
+        let offered = second_factor::offered(&tenant.settings, &user, has_app);
         Ok(Some((user, offered)))
     }
 
@@ -351,7 +364,13 @@ impl Accounts {
         }
         let code = second_factor::clean_code(typed);
         let check = match provider {
-            Provider::Authenticator => CodeCheck::Wrong,
+            Provider::Authenticator => {
+                if self.check_totp(user, &code).await? {
+                    CodeCheck::Accepted
+                } else {
+                    CodeCheck::Wrong
+                }
+            }
             _ => {
                 let hash =
                     second_factor::code_hash(&self.key, user.id, LOGIN_PURPOSE, provider, &code);
@@ -380,18 +399,78 @@ impl Accounts {
             }
         }
 
-        self.store.clear_failures(t, &user.username).await?;
-        self.audit(
+        self.complete_sign_in(
             tenant,
-            Some(user),
-            &login,
+            pending,
+            user,
+            provider.as_str(),
+            remember,
             AuditResult::TwoFactorSuccess,
             client,
         )
-        .await;
+        .await
+    }
+
+    /// Uses a recovery code at the verify step, once.
+    pub async fn verify_recovery(
+        &self,
+        tenant: &Tenant,
+        pending: &Session,
+        user: &User,
+        typed: &str,
+        client: &str,
+    ) -> Result<VerifyOutcome, StoreError> {
+        let login = LoginName::parse(&user.username).expect("stored user names are canonical");
+        if let Charge::Locked { until } = self
+            .store
+            .charge_attempt(
+                tenant.name.as_str(),
+                &user.username,
+                &tenant.settings.lockout,
+            )
+            .await?
+        {
+            self.audit(tenant, Some(user), &login, AuditResult::LockedOut, client)
+                .await;
+            return Ok(VerifyOutcome::Locked { until });
+        }
+        if !self.use_recovery_code(user, typed).await? {
+            self.audit(tenant, Some(user), &login, AuditResult::CodeFailed, client)
+                .await;
+            return Ok(VerifyOutcome::Wrong);
+        }
+        self.complete_sign_in(
+            tenant,
+            pending,
+            user,
+            "recovery",
+            false,
+            AuditResult::RecoveryCodeUsed,
+            client,
+        )
+        .await
+    }
+
+    /// Ends a pending session and starts a signed-in one with a new id: the last
+    /// step of every sign-in that needed more than the password.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_sign_in(
+        &self,
+        tenant: &Tenant,
+        pending: &Session,
+        user: &User,
+        method: &str,
+        remember: bool,
+        result: AuditResult,
+        client: &str,
+    ) -> Result<VerifyOutcome, StoreError> {
+        let t = tenant.name.as_str();
+        let login = LoginName::parse(&user.username).expect("stored user names are canonical");
+        self.store.clear_failures(t, &user.username).await?;
+        self.audit(tenant, Some(user), &login, result, client).await;
         self.end_session(&pending.key).await?;
         let return_to = ReturnPath::parse_or_root(&pending.return_to);
-        let methods = format!("pwd,{}", provider.as_str());
+        let methods = format!("pwd,{method}");
         let (id, session) = self
             .start_session(tenant, user, Stage::SignedIn, &methods, &return_to)
             .await?;
@@ -448,30 +527,39 @@ impl Accounts {
         tenant: &Tenant,
         cookie: &str,
     ) -> Result<Option<Arc<Session>>, StoreError> {
+        // Fail closed while the store is unreachable: revocations made elsewhere
+        // could not be seen.
+        if !self.store_up() {
+            return Err(StoreError::Unavailable("the store is not answering".into()));
+        }
         let Some(id) = SessionId::parse(cookie) else {
             return Ok(None);
         };
         let key = id.key();
-        let session = match self.sessions.get(&key) {
-            Some(s) => s,
-            None => {
-                let Some(s) = self.store.load_session(&key).await? else {
-                    return Ok(None);
-                };
-                let s = Arc::new(s);
-                self.sessions.insert(s.clone());
-                s
-            }
-        };
         let t = now();
-        match session.check(&tenant.name, t, self.lifetimes.idle.as_secs() as i64) {
-            Ok(()) => {}
-            Err(Rejection::OtherTenant) => return Ok(None),
-            Err(Rejection::IdleExpired | Rejection::Expired) => {
-                self.sessions.remove(&key);
-                return Ok(None);
-            }
-        }
+        let idle = self.lifetimes.idle.as_secs() as i64;
+        let session = match self.sessions.get(&key) {
+            None => match self.load_session(&key, tenant, t, idle).await? {
+                Some(s) => s,
+                None => return Ok(None),
+            },
+            Some(s) => match s.check(&tenant.name, t, idle) {
+                Ok(()) => s,
+                Err(Rejection::OtherTenant) => return Ok(None),
+                Err(Rejection::Expired) => {
+                    self.sessions.remove(&key);
+                    return Ok(None);
+                }
+                // Another instance may have served it since: the store knows.
+                Err(Rejection::IdleExpired) => {
+                    self.sessions.remove(&key);
+                    match self.load_session(&key, tenant, t, idle).await? {
+                        Some(s) => s,
+                        None => return Ok(None),
+                    }
+                }
+            },
+        };
         // Keep the store's idle clock roughly current without a write per request.
         if session.needs_touch(t, self.touch_interval()) {
             let store = self.store.clone();
@@ -482,6 +570,62 @@ impl Accounts {
             });
         }
         Ok(Some(session))
+    }
+
+    /// Reads a session from the store into the cache, if it is live for `tenant`.
+    async fn load_session(
+        &self,
+        key: &SessionKey,
+        tenant: &Tenant,
+        t: i64,
+        idle: i64,
+    ) -> Result<Option<Arc<Session>>, StoreError> {
+        let Some(s) = self.store.load_session(key).await? else {
+            return Ok(None);
+        };
+        let s = Arc::new(s);
+        match s.check(&tenant.name, t, idle) {
+            Ok(()) => {
+                self.sessions.insert(s.clone());
+                Ok(Some(s))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Whether the store answered the last background check.
+    pub fn store_up(&self) -> bool {
+        self.store_up.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Reads revocations newer than `last` and drops those sessions from memory;
+    /// run every quarter second, it doubles as the store's health check.
+    pub async fn follow_revocations(&self, last: &mut i64) -> Result<(), StoreError> {
+        let result = self.store.revocations_since(*last).await;
+        let up = result.is_ok();
+        let was_up = self.store_up.swap(up, std::sync::atomic::Ordering::Relaxed);
+        match (&result, was_up) {
+            (Err(e), true) => {
+                tracing::warn!(error = %e, "the store is unreachable; protected routes answer 503")
+            }
+            (Ok(_), false) => tracing::info!("the store is reachable again"),
+            _ => {}
+        }
+        for (id, revoked) in result? {
+            match revoked {
+                Revoked::Session(hex) => {
+                    if let Some(key) = hex::decode(&hex)
+                        .ok()
+                        .and_then(|b| <SessionKey>::try_from(b).ok())
+                    {
+                        self.sessions.remove(&key);
+                    }
+                }
+                Revoked::User(user_id) => self.sessions.remove_user(user_id),
+            }
+            *last = (*last).max(id);
+        }
+        Ok(())
     }
 
     fn touch_interval(&self) -> i64 {

@@ -56,6 +56,9 @@ pub enum UserCommand {
     Enable(Target),
     /// Clear the failed sign-in counter.
     Unlock(Target),
+    /// Remove the authenticator and recovery codes; ends the user's sessions and
+    /// remembered browsers.
+    ResetTwoFactor(Target),
     /// Set the email address (unconfirmed until `confirm --email`); `--email ""` clears it.
     SetEmail {
         #[command(flatten)]
@@ -242,6 +245,16 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
                     "two-factor for {} is {}",
                     user.username,
                     if enabled { "on" } else { "off" }
+                ))
+            })
+        }
+        UserCommand::ResetTwoFactor(target) => {
+            let (config, tenant, name) = resolve(&target)?;
+            with_user(&config, &tenant, &name, |store, user| async move {
+                store.remove_two_factor(user.id, None).await?;
+                Ok(format!(
+                    "two-factor reset for {}: authenticator and recovery codes removed, sessions ended",
+                    user.username
                 ))
             })
         }

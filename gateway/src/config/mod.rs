@@ -898,7 +898,7 @@ impl Validator {
         for (i, r) in routes.iter().enumerate() {
             built.push(self.route(&format!("{key}.routes[{i}]"), r)?);
         }
-        built.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        built.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         let settings =
             settings::effective(host_layer, if name.is_host() { None } else { Some(&layer) });
         Ok(Tenant {

@@ -2,6 +2,7 @@
 //! rendering. Pingora-free: the proxy hands in a [`Request`] and writes out the
 //! [`Reply`], so every page can be exercised without a socket.
 
+mod account;
 pub mod cookies;
 mod reply;
 mod signin;
@@ -22,6 +23,12 @@ pub const LOGIN_PATH: &str = "/.portcullis/login";
 pub const LOGOUT_PATH: &str = "/.portcullis/logout";
 pub const SEND_CODE_PATH: &str = "/.portcullis/send-code";
 pub const VERIFY_PATH: &str = "/.portcullis/verify-code";
+pub const ENROL_PATH: &str = "/.portcullis/enrol";
+pub const ACCOUNT_PATH: &str = "/.portcullis/account";
+pub const AUTHENTICATOR_PATH: &str = "/.portcullis/account/authenticator";
+pub const DISABLE_PATH: &str = "/.portcullis/account/authenticator/disable";
+pub const RECOVERY_PATH: &str = "/.portcullis/account/recovery-codes";
+pub const REGENERATE_PATH: &str = "/.portcullis/account/recovery-codes/new";
 
 /// Largest form body accepted, in bytes.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -108,6 +115,10 @@ pub async fn handle(app: &App, req: &Request<'_>) -> Reply {
         (LOGOUT_PATH, _) => signin::logout(app, req).await,
         (SEND_CODE_PATH, _) => two_factor::send_code(app, req).await,
         (VERIFY_PATH, _) => two_factor::verify(app, req).await,
+        (ENROL_PATH, _) => account::enrol_at_sign_in(app, req).await,
+        (ACCOUNT_PATH, _) => account::overview(app, req).await,
+        (AUTHENTICATOR_PATH, _) => account::enable_authenticator(app, req).await,
+        (DISABLE_PATH | RECOVERY_PATH | REGENERATE_PATH, _) => account::sensitive(app, req).await,
         _ => error_page(
             app,
             Some(&req.tenant),
@@ -119,12 +130,14 @@ pub async fn handle(app: &App, req: &Request<'_>) -> Reply {
 }
 
 async fn health(app: &App) -> Reply {
-    let store_ok = app.accounts.store.ping().await;
-    let status = if store_ok { 200 } else { 503 };
-    Reply::json(
-        status,
-        &json!({ "status": if store_ok { "ok" } else { "degraded" }, "store": if store_ok { "up" } else { "down" } }),
-    )
+    let store_ok = app.accounts.store_up() && app.accounts.store.ping().await;
+    let (status, state) = if store_ok {
+        (200, "ok")
+    } else {
+        (503, "degraded")
+    };
+    let store = if store_ok { "up" } else { "down" };
+    Reply::json(status, &json!({ "status": state, "store": store }))
 }
 
 /// Renders a template, or a minimal page when the template fails (an override

@@ -139,6 +139,7 @@ async fn login_submit(app: &App, req: &Request<'_>) -> Reply {
     let reply = match outcome {
         PasswordOutcome::SignedIn(id, s) => replace(&id, &s.return_to),
         PasswordOutcome::SecondFactor(id, _) => replace(&id, super::SEND_CODE_PATH),
+        PasswordOutcome::Enrol(id, _) => replace(&id, super::ENROL_PATH),
         PasswordOutcome::Invalid => login_page(app, req, 200, &return_to, typed, Some(INVALID_CREDENTIALS)),
         PasswordOutcome::Locked { until } => {
             let left = until - now();

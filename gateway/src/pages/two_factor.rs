@@ -64,14 +64,10 @@ pub async fn send_code(app: &App, req: &Request<'_>) -> Reply {
                 .send_code(&req.tenant, &user, &offered, provider, &req.client)
                 .await;
             match outcome {
-                Ok(SendOutcome::Sent { .. }) => Reply::redirect(303, &verify_url(provider, None)),
-                Ok(SendOutcome::TooSoon { wait }) => {
-                    // The code already sent is still good: go and enter it.
-                    let info = format!(
-                        "A code was sent a moment ago. You can ask for another in {}.",
-                        human_duration(wait)
-                    );
-                    Reply::redirect(303, &verify_url(provider, Some(&info)))
+                Ok(SendOutcome::Sent { .. }) => Reply::redirect(303, &verify_url(provider, false)),
+                // The code already sent is still good: go and enter it.
+                Ok(SendOutcome::TooSoon { .. }) => {
+                    Reply::redirect(303, &verify_url(provider, true))
                 }
                 Ok(SendOutcome::Failed) => {
                     let msg = format!(
@@ -101,13 +97,9 @@ pub async fn send_code(app: &App, req: &Request<'_>) -> Reply {
     }
 }
 
-fn verify_url(provider: Provider, info: Option<&str>) -> String {
-    let mut url = format!("{VERIFY_PATH}?provider={}", provider.as_str());
-    if let Some(i) = info {
-        url.push_str("&info=");
-        url.extend(form_urlencoded::byte_serialize(i.as_bytes()));
-    }
-    url
+fn verify_url(provider: Provider, too_soon: bool) -> String {
+    let recent = if too_soon { "&sent=recently" } else { "" };
+    format!("{VERIFY_PATH}?provider={}{recent}", provider.as_str())
 }
 
 fn send_code_page(
@@ -154,42 +146,42 @@ pub async fn verify(app: &App, req: &Request<'_>) -> Reply {
         Ok(p) => p,
         Err(reply) => return reply,
     };
-    let from_query = req.query_param("provider");
-    let chosen = match req.method {
-        Method::Post => req
-            .form
-            .as_ref()
-            .and_then(|f| f.get("provider").map(str::to_owned))
-            .or(from_query),
-        _ => from_query,
-    };
-    let Some(provider) = chosen
+    let Some(provider) = req
+        .query_param("provider")
         .as_deref()
         .and_then(Provider::parse)
         .filter(|p| offered.contains(p))
     else {
         return Reply::redirect(303, SEND_CODE_PATH);
     };
+    let page = VerifyPage {
+        user: &user,
+        provider,
+        recovery_allowed: offered.contains(&Provider::Authenticator),
+    };
     match req.method {
         Method::Get | Method::Head => {
-            let info = req.query_param("info");
-            verify_page(app, req, &user, provider, 200, None, info.as_deref())
+            // Fixed messages only: text from the URL would let a link write on the page.
+            let info = (req.query_param("sent").as_deref() == Some("recently")).then_some(
+                "A code was sent a moment ago. Enter it below, or ask for a new one in a little while.",
+            );
+            page.render(app, req, 200, None, info, false)
         }
         Method::Post => {
             if !csrf_ok(app, req) {
                 return csrf_refused(app, req);
             }
             let form = req.form.as_ref().expect("csrf_ok holds only with a form");
+            let recovery = form.get("recovery_code").filter(|c| !c.trim().is_empty());
+            if let Some(typed) = recovery.filter(|_| page.recovery_allowed) {
+                let outcome = app
+                    .accounts
+                    .verify_recovery(&req.tenant, &session, &user, typed, &req.client)
+                    .await;
+                return page.answer(app, req, outcome, true);
+            }
             let Some(code) = form.get("code").filter(|c| !c.trim().is_empty()) else {
-                return verify_page(
-                    app,
-                    req,
-                    &user,
-                    provider,
-                    400,
-                    Some("Enter the code."),
-                    None,
-                );
+                return page.render(app, req, 400, Some("Enter the code."), None, false);
             };
             let remember = form.get("remember") == Some("on");
             let outcome = app
@@ -204,54 +196,7 @@ pub async fn verify(app: &App, req: &Request<'_>) -> Reply {
                     &req.client,
                 )
                 .await;
-            match outcome {
-                Ok(VerifyOutcome::SignedIn {
-                    id,
-                    session,
-                    remember,
-                }) => {
-                    let mut reply = Reply::redirect(303, &session.return_to).with_cookie(
-                        cookies::set(cookies::SESSION, &id.cookie_value(), req.secure, None),
-                    );
-                    if let Some((token, max_age)) = remember {
-                        reply = reply.with_cookie(cookies::set(
-                            cookies::REMEMBER,
-                            &token,
-                            req.secure,
-                            Some(max_age),
-                        ));
-                    }
-                    reply
-                }
-                Ok(VerifyOutcome::Wrong) => verify_page(
-                    app,
-                    req,
-                    &user,
-                    provider,
-                    200,
-                    Some("That code is not right. Check it and try again."),
-                    None,
-                ),
-                Ok(VerifyOutcome::NoCode) => verify_page(
-                    app,
-                    req,
-                    &user,
-                    provider,
-                    200,
-                    Some("This code has expired or was already used. Send a new code."),
-                    None,
-                ),
-                Ok(VerifyOutcome::Locked { until }) => {
-                    let left = until - now();
-                    let msg = format!(
-                        "Too many failed attempts. Try again in {}.",
-                        human_duration(left)
-                    );
-                    verify_page(app, req, &user, provider, 429, Some(&msg), None)
-                        .with_header("retry-after", left.max(1).to_string())
-                }
-                Err(e) => unavailable(app, req, &e),
-            }
+            page.answer(app, req, outcome, false)
         }
         Method::Other => error_page(
             app,
@@ -263,45 +208,113 @@ pub async fn verify(app: &App, req: &Request<'_>) -> Reply {
     }
 }
 
-fn verify_page(
-    app: &App,
-    req: &Request<'_>,
-    user: &User,
+/// The verify page for one user and provider.
+struct VerifyPage<'a> {
+    user: &'a User,
     provider: Provider,
-    status: u16,
-    error: Option<&str>,
-    info: Option<&str>,
-) -> Reply {
-    let destination = match provider {
-        Provider::Email => user.email.as_deref().map(crate::notify::mask_email),
-        Provider::Sms => user.phone.as_deref().map(crate::notify::mask_phone),
-        Provider::Authenticator => None,
-    };
-    let settings = &req.tenant.settings;
-    let (csrf, set_cookie) = csrf_for(app, req);
-    let reply = render(
-        app,
-        status,
-        "verify.html",
-        json!({
-            "tenant_name": req.tenant.display_name,
-            "action": format!("{VERIFY_PATH}?provider={}", provider.as_str()),
-            "csrf": csrf,
-            "provider": provider.as_str(),
-            "provider_label": provider.label(),
-            "destination": destination,
-            "remember_allowed": settings.remember_browser_allowed,
-            "remember_days": settings.remember_browser_for.as_secs() / 86_400,
-            "recovery_allowed": false,
-            "resend_action": (provider != Provider::Authenticator).then_some(SEND_CODE_PATH),
-            "choose_url": SEND_CODE_PATH,
-            "logout_url": LOGOUT_PATH,
-            "error": error,
-            "info": info,
-        }),
-    );
-    match set_cookie {
-        Some(c) => reply.with_cookie(c),
-        None => reply,
+    recovery_allowed: bool,
+}
+
+impl VerifyPage<'_> {
+    /// The reply to a checked code or recovery code.
+    fn answer(
+        &self,
+        app: &App,
+        req: &Request<'_>,
+        outcome: Result<VerifyOutcome, crate::store::StoreError>,
+        recovery: bool,
+    ) -> Reply {
+        let wrong = if recovery {
+            "That recovery code is not right or was already used."
+        } else {
+            "That code is not right. Check it and try again."
+        };
+        match outcome {
+            Ok(VerifyOutcome::SignedIn {
+                id,
+                session,
+                remember,
+            }) => {
+                let mut reply = Reply::redirect(303, &session.return_to).with_cookie(cookies::set(
+                    cookies::SESSION,
+                    &id.cookie_value(),
+                    req.secure,
+                    None,
+                ));
+                if let Some((token, max_age)) = remember {
+                    reply = reply.with_cookie(cookies::set(
+                        cookies::REMEMBER,
+                        &token,
+                        req.secure,
+                        Some(max_age),
+                    ));
+                }
+                reply
+            }
+            Ok(VerifyOutcome::Wrong) => self.render(app, req, 200, Some(wrong), None, recovery),
+            Ok(VerifyOutcome::NoCode) => self.render(
+                app,
+                req,
+                200,
+                Some("This code has expired or was already used. Send a new code."),
+                None,
+                recovery,
+            ),
+            Ok(VerifyOutcome::Locked { until }) => {
+                let left = until - now();
+                let msg = format!(
+                    "Too many failed attempts. Try again in {}.",
+                    human_duration(left)
+                );
+                self.render(app, req, 429, Some(&msg), None, recovery)
+                    .with_header("retry-after", left.max(1).to_string())
+            }
+            Err(e) => unavailable(app, req, &e),
+        }
+    }
+
+    fn render(
+        &self,
+        app: &App,
+        req: &Request<'_>,
+        status: u16,
+        error: Option<&str>,
+        info: Option<&str>,
+        recovery_open: bool,
+    ) -> Reply {
+        let provider = self.provider;
+        let destination = match provider {
+            Provider::Email => self.user.email.as_deref().map(crate::notify::mask_email),
+            Provider::Sms => self.user.phone.as_deref().map(crate::notify::mask_phone),
+            Provider::Authenticator => None,
+        };
+        let settings = &req.tenant.settings;
+        let (csrf, set_cookie) = csrf_for(app, req);
+        let reply = render(
+            app,
+            status,
+            "verify.html",
+            json!({
+                "tenant_name": req.tenant.display_name,
+                "action": format!("{VERIFY_PATH}?provider={}", provider.as_str()),
+                "csrf": csrf,
+                "provider": provider.as_str(),
+                "provider_label": provider.label(),
+                "destination": destination,
+                "remember_allowed": settings.remember_browser_allowed,
+                "remember_days": settings.remember_browser_for.as_secs() / 86_400,
+                "recovery_allowed": self.recovery_allowed,
+                "recovery_open": recovery_open,
+                "resend_action": (provider != Provider::Authenticator).then_some(SEND_CODE_PATH),
+                "choose_url": SEND_CODE_PATH,
+                "logout_url": LOGOUT_PATH,
+                "error": error,
+                "info": info,
+            }),
+        );
+        match set_cookie {
+            Some(c) => reply.with_cookie(c),
+            None => reply,
+        }
     }
 }

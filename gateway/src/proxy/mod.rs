@@ -257,6 +257,8 @@ impl ProxyHttp for Gateway {
                 _ => ("Something went wrong", "Please try again in a moment."),
             };
             let reply = pages::error_page(&self.app, ctx.tenant.as_deref(), code, title, message);
+            // The connection is not reused after a failed proxy: say so.
+            s.set_keepalive(None);
             if let Err(e) = respond::send(s, reply).await {
                 tracing::debug!(error = %e, "could not send the error page");
             }
@@ -277,7 +279,7 @@ impl ProxyHttp for Gateway {
             status,
             user = ctx.user.as_ref().map(|u| u.username.as_str()).unwrap_or("-"),
             duration_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
-            client = ?ctx.client,
+            client = %ctx.client.map(|c| c.to_string()).unwrap_or_default(),
             error = e.map(|e| e.etype().as_str()),
         );
     }

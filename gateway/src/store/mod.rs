@@ -9,12 +9,15 @@
 //! becomes an error, and the proxy fails closed on it.
 
 mod audit;
+mod authenticators;
 mod codes;
 mod lockout;
 mod sessions;
-mod users;
+pub use sessions::Revoked;
+pub(crate) mod users;
 
 pub use audit::AuditEntry;
+pub use authenticators::{RecoveryStatus, SealedCode};
 pub use codes::{CodeCheck, Issue};
 pub use lockout::Charge;
 pub use users::{NewUser, User};

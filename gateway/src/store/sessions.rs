@@ -7,6 +7,45 @@ use crate::tenancy::TenantName;
 use sqlx::Row;
 use std::sync::atomic::AtomicI64;
 
+/// What a revocation ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// One session, by the hex of its hash.
+    Session(String),
+    /// Every session of a user.
+    User(i64),
+}
+
+impl Revoked {
+    fn target(&self) -> String {
+        match self {
+            Self::Session(h) => format!("s:{h}"),
+            Self::User(id) => format!("u:{id}"),
+        }
+    }
+
+    fn parse(s: &str) -> Option<Revoked> {
+        match s.split_once(':')? {
+            ("s", h) => Some(Self::Session(h.to_owned())),
+            ("u", id) => id.parse().ok().map(Self::User),
+            _ => None,
+        }
+    }
+}
+
+/// Records a revocation inside the transaction that deletes the sessions.
+pub(super) async fn revoke(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    r: Revoked,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO revocations (target, at) VALUES ($1, $2)")
+        .bind(r.target())
+        .bind(now())
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
 impl Store {
     pub async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
         let (key, tenant, user_id) = (hex::encode(s.key), s.tenant.to_string(), s.user_id);
@@ -78,11 +117,62 @@ impl Store {
         .await
     }
 
+    /// Deletes a session and records its revocation for the other instances.
     pub async fn delete_session(&self, key: &SessionKey) -> Result<(), StoreError> {
         let key = hex::encode(key);
         self.call(move |pool| async move {
+            let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-                .bind(key)
+                .bind(key.clone())
+                .execute(&mut *tx)
+                .await?;
+            revoke(&mut tx, Revoked::Session(key)).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    /// Revocations newer than `after` (and those of the last seconds), oldest first.
+    pub async fn revocations_since(&self, after: i64) -> Result<Vec<(i64, Revoked)>, StoreError> {
+        self.call(move |pool| async move {
+            // Rows of the last two seconds are read again: on PostgreSQL a lower id can
+            // commit after a higher one has been read. Applying one twice is harmless.
+            let rows = sqlx::query(
+                "SELECT id, target FROM revocations WHERE id > $1 OR at >= $2 ORDER BY id LIMIT 1000",
+            )
+            .bind(after)
+            .bind(now() - 2)
+                .fetch_all(&pool)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let id: i64 = r.try_get("id")?;
+                let target: String = r.try_get("target")?;
+                if let Some(t) = Revoked::parse(&target) {
+                    out.push((id, t));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The newest revocation id, where an instance starts reading.
+    pub async fn last_revocation(&self) -> Result<i64, StoreError> {
+        self.call(move |pool| async move {
+            let row = sqlx::query("SELECT MAX(id) AS last FROM revocations")
+                .fetch_one(&pool)
+                .await?;
+            Ok(row.try_get::<Option<i64>, _>("last")?.unwrap_or(0))
+        })
+        .await
+    }
+
+    /// Deletes revocations older than `secs` seconds.
+    pub async fn prune_revocations(&self, secs: i64) -> Result<(), StoreError> {
+        self.call(move |pool| async move {
+            sqlx::query("DELETE FROM revocations WHERE at < $1")
+                .bind(now() - secs)
                 .execute(&pool)
                 .await
                 .map(|_| ())

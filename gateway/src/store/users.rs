@@ -158,6 +158,7 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            super::sessions::revoke(&mut tx, super::sessions::Revoked::User(id)).await?;
             tx.commit().await
         })
         .await
@@ -182,6 +183,7 @@ impl Store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                super::sessions::revoke(&mut tx, super::sessions::Revoked::User(id)).await?;
             }
             tx.commit().await
         })
