@@ -1,1 +1,49 @@
+//! The integration-test harness: real `portcullis` processes on loopback, driven by
+//! a real HTTP client.
+//!
+//! - [`Upstream`] runs `portcullis echo`, an upstream application that answers with
+//!   the request it received; [`Echo`] reads that answer.
+//! - [`Gateway`] runs `portcullis serve` in a temporary directory of its own (settings
+//!   file, SQLite database, secret key, log) and runs the CLI against the same file.
+//! - [`GatewayConfig`], [`Tenant`] and [`Route`] write the settings a test needs; the
+//!   harness adds the listener, database and secret key.
+//! - [`Browser`] is an HTTP client with a cookie jar that reaches any host name on the
+//!   gateway's port, so a test picks the tenant by URL (`http://acme.test:PORT/`).
+//! - [`RawRequest`] sends exact bytes, for requests an HTTP client would tidy up
+//!   (encoded dot segments, header-name spellings, repeated headers).
+//!
+//! Every process is killed when its handle is dropped, and its log is printed when a
+//! test fails. Nothing here connects anywhere but 127.0.0.1.
+//!
+//! The binary is built separately: `cargo build -p portcullis` (see [`binary`]).
 
+mod browser;
+mod config;
+mod echo;
+mod gateway;
+mod process;
+mod raw;
+
+pub use browser::{form_field, Browser};
+pub use config::{GatewayConfig, Policy, Route, Tenant};
+pub use echo::{header_compare_form, Echo};
+pub use gateway::{AuditRow, Gateway, StartFailure, Upstream};
+pub use process::{binary, free_port, portcullis, unused_addr, CliOutput};
+pub use raw::{RawConnection, RawRequest, RawResponse};
+
+/// The default identity header names (SPEC 4.5), lower case.
+pub const IDENTITY_HEADERS: [&str; 5] = [
+    "x-auth-user",
+    "x-auth-user-id",
+    "x-auth-email",
+    "x-auth-tenant",
+    "x-auth-methods",
+];
+
+/// The gateway's own cookie names over plain HTTP.
+pub const SESSION_COOKIE: &str = "portcullis_session";
+pub const CSRF_COOKIE: &str = "portcullis_csrf";
+
+/// The gateway's own pages.
+pub const LOGIN_PATH: &str = "/.portcullis/login";
+pub const LOGOUT_PATH: &str = "/.portcullis/logout";

@@ -1,0 +1,292 @@
+//! The processes under test: echo upstreams and gateways, each in a temporary
+//! directory of its own.
+
+use crate::browser::Browser;
+use crate::process::{portcullis, Child, CliOutput};
+use crate::raw::{RawConnection, RawRequest, RawResponse};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use tempfile::TempDir;
+
+/// A `portcullis echo` process: an upstream application that answers every request
+/// with JSON describing it (see [`crate::Echo`]).
+pub struct Upstream {
+    name: String,
+    addr: SocketAddr,
+    _child: Child,
+    _dir: TempDir,
+}
+
+impl Upstream {
+    /// Starts an echo upstream on a free loopback port; its answers carry `name`.
+    pub fn start(name: &str) -> Upstream {
+        let dir = tempdir();
+        let addr = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
+        let listen = addr.to_string();
+        let mut child = Child::spawn(
+            &format!("echo upstream `{name}`"),
+            &["echo", "--listen", &listen, "--name", name],
+            &dir.path().join("echo.log"),
+        );
+        if let Err(status) = child.wait_for_port(addr) {
+            panic!(
+                "echo upstream `{name}` exited ({status}) before listening; its log:\n{}",
+                child.log()
+            );
+        }
+        Upstream {
+            name: name.to_owned(),
+            addr,
+            _child: child,
+            _dir: dir,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A gateway that exited instead of listening.
+#[derive(Debug)]
+pub struct StartFailure {
+    pub status: ExitStatus,
+    /// Everything it wrote (stdout and stderr).
+    pub log: String,
+    /// The settings file it was given, as written.
+    pub config: String,
+}
+
+/// A `portcullis serve` process with its own settings file, SQLite database, secret
+/// key and log, all in a temporary directory removed on drop.
+pub struct Gateway {
+    addr: SocketAddr,
+    config_path: PathBuf,
+    child: Child,
+    dir: TempDir,
+}
+
+impl Gateway {
+    /// Starts a gateway with `config` (TOML text, e.g. [`crate::GatewayConfig::to_toml`])
+    /// and waits until it accepts connections. Panics, with the log, if it does not.
+    pub fn start(config: &str) -> Gateway {
+        match Gateway::try_start(config) {
+            Ok(g) => g,
+            Err(f) => panic!(
+                "the gateway exited ({}) instead of starting; settings:\n{}\nlog:\n{}",
+                f.status, f.config, f.log
+            ),
+        }
+    }
+
+    /// As [`Gateway::start`], but a gateway that exits is an `Err` (for tests of bad
+    /// settings files).
+    pub fn try_start(config: &str) -> Result<Gateway, StartFailure> {
+        let dir = tempdir();
+        let addr = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
+        let config_path = dir.path().join("portcullis.toml");
+        std::fs::write(&config_path, complete_config(config, dir.path(), addr))
+            .expect("the settings file can be written");
+        let path = config_path.to_str().expect("temporary paths are UTF-8");
+        let mut child = Child::spawn(
+            "gateway",
+            &["serve", "--config", path],
+            &dir.path().join("gateway.log"),
+        );
+        match child.wait_for_port(addr) {
+            Ok(()) => Ok(Gateway {
+                addr,
+                config_path,
+                child,
+                dir,
+            }),
+            Err(status) => Err(StartFailure {
+                status,
+                log: child.log(),
+                config: std::fs::read_to_string(&config_path).unwrap_or_default(),
+            }),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// The temporary directory holding the settings file, database and log.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Everything the gateway has logged so far.
+    pub fn log(&self) -> String {
+        self.child.log()
+    }
+
+    /// Waits up to five seconds for the log to satisfy `ready` and returns it; the
+    /// access line of a request is written after its response is sent. Returns the
+    /// log as it is by then either way.
+    pub async fn log_when(&self, ready: impl Fn(&str) -> bool) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let log = self.log();
+            if ready(&log) || started.elapsed() > std::time::Duration::from_secs(5) {
+                return log;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Whether the gateway process is still running (it has not crashed).
+    pub fn is_running(&mut self) -> bool {
+        self.child.is_running()
+    }
+
+    /// `http://HOST:PORT/PATH` on this gateway; any host name resolves to it.
+    pub fn url(&self, host: &str, path: &str) -> String {
+        format!("http://{host}:{}{path}", self.port())
+    }
+
+    /// A new browser, with an empty cookie jar, pointed at this gateway.
+    pub fn browser(&self) -> Browser {
+        Browser::new(self.port())
+    }
+
+    /// Sends a request byte for byte and reads the whole answer.
+    pub async fn raw(&self, request: &RawRequest) -> RawResponse {
+        crate::raw::send(self.addr, &request.to_bytes()).await
+    }
+
+    /// Opens a connection for several [`RawRequest::keep_alive`] requests in turn.
+    pub async fn connect(&self) -> RawConnection {
+        RawConnection::open(self.addr).await
+    }
+
+    /// Runs `portcullis ARGS --config FILE` against this gateway's settings file.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
+        let path = self
+            .config_path
+            .to_str()
+            .expect("temporary paths are UTF-8");
+        let mut all = args.to_vec();
+        all.extend(["--config", path]);
+        portcullis(&all, stdin)
+    }
+
+    /// Adds a user with `portcullis user add … --password-stdin`; returns its id.
+    pub fn add_user(
+        &self,
+        tenant: &str,
+        username: &str,
+        email: Option<&str>,
+        password: &str,
+    ) -> i64 {
+        let mut args = vec![
+            "user",
+            "add",
+            "--tenant",
+            tenant,
+            "--username",
+            username,
+            "--password-stdin",
+        ];
+        if let Some(e) = email {
+            args.extend(["--email", e]);
+        }
+        let out = self.cli(&args, Some(&format!("{password}\n")));
+        out.assert_success();
+        // "added user alice (id 1) to tenant acme"
+        out.stdout
+            .split("(id ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("no user id in {:?}", out.stdout))
+    }
+
+    /// The sign-in attempts recorded for `login` on `tenant`, newest first, from
+    /// `portcullis audit`.
+    pub fn audit(&self, tenant: &str, login: &str) -> Vec<AuditRow> {
+        let out = self.cli(
+            &[
+                "audit", "--tenant", tenant, "--user", login, "--limit", "1000",
+            ],
+            None,
+        );
+        out.assert_success();
+        // Columns: date, time, tenant, login, result, client; a header line first.
+        out.stdout
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                (cols.len() >= 5).then(|| AuditRow {
+                    tenant: cols[2].to_owned(),
+                    login: cols[3].to_owned(),
+                    result: cols[4].to_owned(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// One line of `portcullis audit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub tenant: String,
+    pub login: String,
+    /// `success`, `invalid_credentials`, `locked_out`, …
+    pub result: String,
+}
+
+/// The test's settings with what every test gateway needs: its listener, a database
+/// and a secret key in `dir`, and two worker threads. Values the test set are kept.
+fn complete_config(body: &str, dir: &Path, addr: SocketAddr) -> String {
+    let mut file: toml::Table = body
+        .parse()
+        .unwrap_or_else(|e| panic!("the test's settings are not TOML: {e}\n{body}"));
+    assert!(
+        !file.contains_key("listeners"),
+        "the harness chooses the listener; leave [[listeners]] out"
+    );
+    let listener = toml::Table::from_iter([("address".to_owned(), addr.to_string().into())]);
+    file.insert(
+        "listeners".to_owned(),
+        toml::Value::Array(vec![listener.into()]),
+    );
+    file.entry("secret_key_file")
+        .or_insert_with(|| dir.join("secret.key").display().to_string().into());
+    table(&mut file, "database")
+        .entry("url")
+        .or_insert_with(|| format!("sqlite://{}/portcullis.db", dir.display()).into());
+    table(&mut file, "server")
+        .entry("threads")
+        .or_insert(toml::Value::Integer(2));
+    toml::to_string(&file).expect("a TOML table serialises")
+}
+
+fn table<'a>(file: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
+    file.entry(key)
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .unwrap_or_else(|| panic!("`{key}` in the test's settings is not a table"))
+}
+
+fn tempdir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("portcullis-test-")
+        .tempdir()
+        .expect("a temporary directory can be created")
+}
