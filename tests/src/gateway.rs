@@ -68,6 +68,8 @@ pub struct Gateway {
     addr: SocketAddr,
     config_path: PathBuf,
     child: Child,
+    /// Dropped after the child: the PostgreSQL database of this gateway, if any.
+    database: Option<std::sync::Arc<crate::database::TestDatabase>>,
     dir: TempDir,
 }
 
@@ -87,11 +89,29 @@ impl Gateway {
     /// As [`Gateway::start`], but a gateway that exits is an `Err` (for tests of bad
     /// settings files).
     pub fn try_start(config: &str) -> Result<Gateway, StartFailure> {
+        let database = crate::database::suite_uses_postgres().then(|| {
+            let url = crate::database::postgres_url()
+                .expect("PORTCULLIS_TEST_STORE=postgres needs PORTCULLIS_TEST_POSTGRES_URL");
+            std::sync::Arc::new(crate::database::TestDatabase::create(&url))
+        });
+        Self::try_start_on(config, database)
+    }
+
+    /// Starts a gateway on a given PostgreSQL database (shared by several gateways
+    /// in the several-instance tests), or on its own SQLite file with `None`.
+    pub fn try_start_on(
+        config: &str,
+        database: Option<std::sync::Arc<crate::database::TestDatabase>>,
+    ) -> Result<Gateway, StartFailure> {
         let dir = tempdir();
         let addr = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
         let config_path = dir.path().join("portcullis.toml");
-        std::fs::write(&config_path, complete_config(config, dir.path(), addr))
-            .expect("the settings file can be written");
+        let db_url = database.as_ref().map(|d| d.url().to_owned());
+        std::fs::write(
+            &config_path,
+            complete_config(config, dir.path(), addr, db_url.as_deref()),
+        )
+        .expect("the settings file can be written");
         let path = config_path.to_str().expect("temporary paths are UTF-8");
         let mut child = Child::spawn(
             "gateway",
@@ -103,6 +123,7 @@ impl Gateway {
                 addr,
                 config_path,
                 child,
+                database,
                 dir,
             }),
             Err(status) => Err(StartFailure {
@@ -123,6 +144,11 @@ impl Gateway {
 
     pub fn config_path(&self) -> &Path {
         &self.config_path
+    }
+
+    /// The PostgreSQL database this gateway runs on, to start another instance on it.
+    pub fn database(&self) -> Option<std::sync::Arc<crate::database::TestDatabase>> {
+        self.database.clone()
     }
 
     /// The temporary directory holding the settings file, database and log.
@@ -253,7 +279,7 @@ pub struct AuditRow {
 
 /// The test's settings with what every test gateway needs: its listener, a database
 /// and a secret key in `dir`, and two worker threads. Values the test set are kept.
-fn complete_config(body: &str, dir: &Path, addr: SocketAddr) -> String {
+fn complete_config(body: &str, dir: &Path, addr: SocketAddr, db_url: Option<&str>) -> String {
     let mut file: toml::Table = body
         .parse()
         .unwrap_or_else(|e| panic!("the test's settings are not TOML: {e}\n{body}"));
@@ -270,7 +296,10 @@ fn complete_config(body: &str, dir: &Path, addr: SocketAddr) -> String {
         .or_insert_with(|| dir.join("secret.key").display().to_string().into());
     table(&mut file, "database")
         .entry("url")
-        .or_insert_with(|| format!("sqlite://{}/portcullis.db", dir.display()).into());
+        .or_insert_with(|| match db_url {
+            Some(url) => url.into(),
+            None => format!("sqlite://{}/portcullis.db", dir.display()).into(),
+        });
     table(&mut file, "server")
         .entry("threads")
         .or_insert(toml::Value::Integer(2));

@@ -19,6 +19,7 @@
 
 mod browser;
 mod config;
+pub mod database;
 mod echo;
 mod gateway;
 mod process;

@@ -232,3 +232,34 @@ mod tests {
         assert_eq!(prepare_url("postgres://x/y").unwrap().1, Backend::Postgres);
     }
 }
+
+#[cfg(test)]
+mod migration_tests {
+    use std::collections::BTreeSet;
+
+    fn names(dir: &str) -> BTreeSet<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../migrations")
+            .join(dir);
+        std::fs::read_dir(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .map(|e| {
+                e.expect("a readable directory entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_migration_exists_for_both_stores() {
+        let sqlite = names("sqlite");
+        let postgres = names("postgres");
+        assert!(!sqlite.is_empty());
+        assert_eq!(
+            sqlite, postgres,
+            "migrations/sqlite and migrations/postgres must hold the same files"
+        );
+    }
+}
