@@ -14,13 +14,13 @@ use std::sync::Arc;
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("secret key: {0}")]
     SecretKey(String),
-    #[error("store: {0}")]
+    #[error("store")]
     Store(#[from] StoreError),
-    #[error("templates: {0}")]
+    #[error("templates")]
     Pages(#[from] PagesError),
 }
 

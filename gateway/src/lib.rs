@@ -21,6 +21,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod pages;
 pub mod policy;

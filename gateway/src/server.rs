@@ -50,6 +50,14 @@ pub fn build(app: Arc<App>, extra: Vec<Box<dyn ServiceWithDependents>>) -> Resul
         }
     }
     server.add_service(proxy);
+    if let Some(addr) = config.metrics_address {
+        let mut metrics = pingora::services::listening::Service::new(
+            "metrics".to_owned(),
+            crate::metrics::Endpoint,
+        );
+        metrics.add_tcp(&addr.to_string());
+        server.add_service(metrics);
+    }
     for s in extra {
         server.add_boxed_service(s);
     }
@@ -109,6 +117,9 @@ fn spawn_background(app: Arc<App>) {
 pub fn announce(config: &Config) {
     for l in &config.listeners {
         tracing::info!(address = %l.address, tls = l.tls.is_some(), "listening");
+    }
+    if let Some(a) = config.metrics_address {
+        tracing::info!(address = %a, "metrics at /metrics");
     }
     if matches!(config.email.delivery, crate::config::EmailDelivery::Log) {
         tracing::warn!("email.mode is `log`: codes and links are written to the log, not sent (development mode)");

@@ -146,6 +146,63 @@ impl Gateway {
         &self.config_path
     }
 
+    /// Sends a Unix signal (`TERM`, `HUP`, `INT`) to the gateway process.
+    pub fn signal(&self, name: &str) {
+        self.child.signal(name);
+    }
+
+    /// Waits up to `limit` for the gateway to exit; its status, if it did.
+    pub fn wait_exit(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        self.child.wait_exit(limit)
+    }
+
+    /// Stops the process and starts it again with the same settings, database and
+    /// key, on the same address (a restart as an operator does one).
+    pub fn restart(&mut self) {
+        self.child.signal("KILL");
+        let _ = self.child.wait_exit(std::time::Duration::from_secs(5));
+        let path = self
+            .config_path
+            .to_str()
+            .expect("temporary paths are UTF-8")
+            .to_owned();
+        let log = self.dir.path().join("gateway-restarted.log");
+        self.child = Child::spawn("gateway (restarted)", &["serve", "--config", &path], &log);
+        if let Err(status) = self.child.wait_for_port(self.addr) {
+            panic!(
+                "the restarted gateway exited ({status}):\n{}",
+                self.child.log()
+            );
+        }
+    }
+
+    /// Replaces the settings file (as TOML text completed like [`Gateway::start`]'s),
+    /// without telling the process; send `HUP` to reload it.
+    pub fn rewrite_config(&self, config: &str) {
+        let db_url = self.database.as_ref().map(|d| d.url().to_owned());
+        let text = complete_config(config, self.dir.path(), self.addr, db_url.as_deref());
+        // Keep the database the gateway was started with.
+        let current = std::fs::read_to_string(&self.config_path).unwrap_or_default();
+        let current: toml::Table = current.parse().unwrap_or_default();
+        let mut next: toml::Table = text.parse().expect("completed settings are TOML");
+        if let Some(db) = current.get("database") {
+            next.insert("database".to_owned(), db.clone());
+        }
+        if let Some(key) = current.get("secret_key_file") {
+            next.insert("secret_key_file".to_owned(), key.clone());
+        }
+        std::fs::write(
+            &self.config_path,
+            toml::to_string(&next).expect("TOML serialises"),
+        )
+        .expect("the settings file can be written");
+    }
+
+    /// Replaces the settings file with raw text, valid or not.
+    pub fn write_config_text(&self, text: &str) {
+        std::fs::write(&self.config_path, text).expect("the settings file can be written");
+    }
+
     /// The PostgreSQL database this gateway runs on, to start another instance on it.
     pub fn database(&self) -> Option<std::sync::Arc<crate::database::TestDatabase>> {
         self.database.clone()

@@ -24,6 +24,7 @@ mod echo;
 mod gateway;
 mod process;
 mod raw;
+pub mod relay;
 
 pub use browser::{form_field, Browser};
 pub use config::{GatewayConfig, Policy, Route, Tenant};

@@ -329,6 +329,7 @@ impl Accounts {
             tracing::error!(tenant = %tenant.name, user = %user.username, error = %e, "could not send a sign-in code");
             return Ok(SendOutcome::Failed);
         }
+        crate::metrics::global().code_sent(provider.as_str());
         self.audit(tenant, Some(user), &login, AuditResult::CodeSent, client)
             .await;
         Ok(SendOutcome::Sent {
@@ -648,6 +649,7 @@ impl Accounts {
         r: AuditResult,
         client: &str,
     ) {
+        crate::metrics::global().sign_in(r.as_str());
         tracing::info!(
             target: AUDIT_TARGET,
             tenant = %tenant.name,

@@ -21,6 +21,17 @@ impl ServeHttp for Echo {
         while let Ok(Some(chunk)) = s.read_request_body().await {
             body_len += chunk.len();
         }
+        // Tests of draining and latency ask for a slow answer.
+        let delay = s
+            .req_header()
+            .headers
+            .get("x-echo-delay-ms")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|ms| ms.min(30_000));
+        if let Some(ms) = delay {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
         let req = s.req_header();
         let headers: serde_json::Map<String, serde_json::Value> = req
             .headers

@@ -16,6 +16,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub database: DatabaseSection,
     #[serde(default)]
+    pub metrics: MetricsSection,
+    #[serde(default)]
     pub secret_key_file: Option<String>,
     #[serde(default)]
     pub session: SessionSection,
@@ -61,6 +63,12 @@ pub struct DatabaseSection {
     pub url: Option<String>,
     pub url_file: Option<String>,
     pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -201,6 +201,8 @@ pub struct Config {
     pub server: ServerSettings,
     pub listeners: Vec<Listener>,
     pub database: DatabaseSettings,
+    /// Where Prometheus metrics are served, if anywhere.
+    pub metrics_address: Option<SocketAddr>,
     pub secret_key_file: PathBuf,
     pub session: SessionLifetimes,
     pub identity_headers: IdentityHeaders,
@@ -350,6 +352,15 @@ impl Validator {
         let server = self.server(&f.server)?;
         let listeners = self.listeners(&f.listeners)?;
         let database = self.database(&f.database)?;
+        let metrics_address = match &f.metrics.address {
+            None => None,
+            Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
+                self.err(
+                    "metrics.address",
+                    "expected an IP address and port, e.g. 127.0.0.1:9100",
+                )
+            })?),
+        };
         let secret_key_file =
             PathBuf::from(f.secret_key_file.as_deref().unwrap_or("data/secret.key"));
         let session = SessionLifetimes {
@@ -383,6 +394,7 @@ impl Validator {
             server,
             listeners,
             database,
+            metrics_address,
             secret_key_file,
             session,
             identity_headers,

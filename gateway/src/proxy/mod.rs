@@ -271,6 +271,11 @@ impl ProxyHttp for Gateway {
 
     async fn logging(&self, s: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
         let status = s.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        let m = crate::metrics::global();
+        m.request(ctx.tenant.as_ref().map(|t| &t.name), status);
+        if ctx.upstream.is_some() {
+            m.proxied(ctx.started.elapsed());
+        }
         tracing::info!(
             target: ACCESS_TARGET,
             tenant = ctx.tenant.as_ref().map(|t| t.name.as_str()).unwrap_or("-"),
