@@ -90,6 +90,126 @@ fn samples() -> Vec<(&'static str, &'static str, Value)> {
             },
         ),
         (
+            "login-unconfirmed",
+            "login.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/login", csrf => "sample-csrf",
+                return_to => "/dashboard", username => "jordan@example.com",
+                error => "Confirm your email address before you sign in. We sent you a link \
+                    when your account was created.",
+                resend_confirmation => context! {
+                    action => "/.portcullis/confirm-email/send", ticket => "sample-ticket",
+                },
+                forgot_url => "/.portcullis/forgot",
+            },
+        ),
+        (
+            "forgot",
+            "forgot.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/forgot", csrf => "sample-csrf",
+                login_url => "/.portcullis/login",
+            },
+        ),
+        (
+            "forgot-sent",
+            "forgot.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/forgot", csrf => "sample-csrf",
+                login_url => "/.portcullis/login", sent => true,
+                info => "If an account matches jordan@example.com, we sent a link to its email \
+                    address.",
+            },
+        ),
+        (
+            "reset",
+            "reset.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/reset", csrf => "sample-csrf",
+                token => "sample-reset-token", min_length => 12,
+            },
+        ),
+        (
+            "reset-error",
+            "reset.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/reset", csrf => "sample-csrf",
+                token => "sample-reset-token", min_length => 12,
+                rules => "Avoid your name and common words.",
+                error => "The two passwords do not match.",
+            },
+        ),
+        (
+            "notice",
+            "notice.html",
+            context! {
+                tenant_name => tenant, title => "This link has expired",
+                message => "Links in our emails work once and only for a limited time. Ask for \
+                    a new one and use it soon.",
+                link_url => "/.portcullis/forgot", link_text => "Send a new link",
+            },
+        ),
+        (
+            "notice-success",
+            "notice.html",
+            context! {
+                tenant_name => tenant, title => "Password changed", tone => "success",
+                message => "Your new password is set. Sign in with it to continue.",
+                link_url => "/.portcullis/login", link_text => "Sign in",
+            },
+        ),
+        (
+            "confirm_link",
+            "confirm_link.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/confirm-email", csrf => "sample-csrf",
+                token => "sample-mail-token", title => "Confirm your email address",
+                message => "Confirm that jordan@example.com is your address for your Acme \
+                    Corporation account.",
+                button_label => "Confirm email address",
+            },
+        ),
+        (
+            "password",
+            "password.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/account/password",
+                csrf => "sample-csrf", min_length => 12, cancel_url => "/.portcullis/account",
+            },
+        ),
+        (
+            "password-error",
+            "password.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/account/password",
+                csrf => "sample-csrf", min_length => 12,
+                rules => "Avoid your name and common words.",
+                error => "Your current password is not right.",
+                cancel_url => "/.portcullis/account",
+            },
+        ),
+        (
+            "phone_code",
+            "phone_code.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/account/phone",
+                csrf => "sample-csrf", phone => "•••• 0123",
+                info => "We sent you a new code.",
+                resend_action => "/.portcullis/account/phone/send",
+                cancel_url => "/.portcullis/account",
+            },
+        ),
+        (
+            "phone_code-error",
+            "phone_code.html",
+            context! {
+                tenant_name => tenant, action => "/.portcullis/account/phone",
+                csrf => "sample-csrf", phone => "•••• 0123",
+                error => "That code is not right. Check the latest text message and try again.",
+                cancel_url => "/.portcullis/account",
+            },
+        ),
+        (
             "signed_out",
             "signed_out.html",
             context! { tenant_name => tenant, login_url => "/.portcullis/login" },
@@ -266,6 +386,9 @@ fn account_urls() -> Value {
         disable_authenticator => "/.portcullis/account/authenticator/off",
         view_recovery => "/.portcullis/account/recovery",
         regenerate_recovery => "/.portcullis/account/recovery/new",
+        confirm_email => "/.portcullis/account/email/confirm",
+        confirm_phone => "/.portcullis/account/phone/confirm",
+        change_password => "/.portcullis/account/password",
     }
 }
 

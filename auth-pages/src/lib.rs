@@ -1,7 +1,8 @@
 //! Portcullis's own pages: the HTML templates, the stylesheet and their rendering.
 //!
 //! This crate owns what a browser sees of the gateway itself: login, two-step verification,
-//! sign-out, account and error pages. It knows nothing of HTTP, sessions or tenants; the
+//! sign-out, account, password reset and change, email and phone confirmation, and error
+//! pages. It knows nothing of HTTP, sessions or tenants; the
 //! gateway builds a serde context for each page and serves the rendered string.
 //!
 //! The templates ship inside the binary. An operator may override any of them by name from a
@@ -55,6 +56,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/recovery_codes.html"),
     ),
     ("confirm.html", include_str!("../templates/confirm.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("reset.html", include_str!("../templates/reset.html")),
+    ("notice.html", include_str!("../templates/notice.html")),
+    (
+        "confirm_link.html",
+        include_str!("../templates/confirm_link.html"),
+    ),
+    ("password.html", include_str!("../templates/password.html")),
+    (
+        "phone_code.html",
+        include_str!("../templates/phone_code.html"),
+    ),
 ];
 
 /// A failure to load or render a page template.
@@ -325,7 +338,85 @@ mod tests {
             ("authenticator.html", authenticator_ctx()),
             ("recovery_codes.html", recovery_codes_ctx()),
             ("confirm.html", confirm_ctx()),
+            // Appended after the pages above, so their indices stay put.
+            ("forgot.html", forgot_ctx()),
+            (
+                "forgot.html",
+                merge(&forgot_ctx(), context! { sent => true }),
+            ),
+            ("reset.html", reset_ctx()),
+            ("notice.html", notice_ctx()),
+            ("confirm_link.html", confirm_link_ctx()),
+            ("password.html", password_ctx()),
+            ("phone_code.html", phone_code_ctx()),
+            ("login.html", unconfirmed_login_ctx()),
+            (
+                "account.html",
+                merge(&account_ctx(), context! { email_confirmed => false }),
+            ),
         ]
+    }
+
+    fn forgot_ctx() -> Value {
+        context! {
+            tenant_name => "Acme", action => "/.portcullis/forgot", csrf => "t",
+            login_url => "/.portcullis/login", username => "jo", error => "Too many requests.",
+            info => "If that account exists, we sent it a link.",
+        }
+    }
+
+    fn reset_ctx() -> Value {
+        context! {
+            tenant_name => "Acme", action => "/.portcullis/reset", csrf => "t",
+            token => "reset-token", min_length => 12,
+            rules => "Use letters and digits.", error => "The passwords do not match.",
+        }
+    }
+
+    fn notice_ctx() -> Value {
+        context! {
+            tenant_name => "Acme", title => "Email confirmed",
+            message => "Your email address is confirmed.",
+            link_url => "/.portcullis/account", link_text => "Back to your account",
+            tone => "success",
+        }
+    }
+
+    fn confirm_link_ctx() -> Value {
+        context! {
+            tenant_name => "Acme", action => "/.portcullis/confirm-email", csrf => "t",
+            token => "mail-token", title => "Confirm your email address",
+            message => "Confirm jo@example.com for your account.",
+            button_label => "Confirm email address",
+        }
+    }
+
+    fn password_ctx() -> Value {
+        context! {
+            tenant_name => "Acme", action => "/.portcullis/account/password", csrf => "t",
+            min_length => 12, rules => "Use letters and digits.",
+            error => "Your current password is not right.", cancel_url => "/.portcullis/account",
+        }
+    }
+
+    fn phone_code_ctx() -> Value {
+        context! {
+            tenant_name => "Acme", action => "/.portcullis/account/phone", csrf => "t",
+            phone => "•••• 0123", error => "Wrong code.", info => "We sent you a new code.",
+            resend_action => "/.portcullis/account/phone/send", cancel_url => "/.portcullis/account",
+        }
+    }
+
+    fn unconfirmed_login_ctx() -> Value {
+        merge(
+            &login_ctx(),
+            context! {
+                error => "Confirm your email address before you sign in.",
+                resend_confirmation => context! {
+                    action => "/.portcullis/confirm-email/send", ticket => "ticket-1",
+                },
+            },
+        )
     }
 
     /// A QR code as the gateway draws it: the qrcode crate's SVG without its XML declaration.
@@ -352,6 +443,9 @@ mod tests {
                 disable_authenticator => "/account/authenticator/off",
                 view_recovery => "/account/recovery",
                 regenerate_recovery => "/account/recovery/new",
+                confirm_email => "/account/email/confirm",
+                confirm_phone => "/account/phone/confirm",
+                change_password => "/account/password",
             },
             info => "Your authenticator app is on.",
         }
@@ -724,6 +818,336 @@ mod tests {
         assert!(html.contains(r#"<button class="button" type="submit">Show codes</button>"#));
         assert!(!html.contains("button-danger"));
         assert!(!html.contains("role=\"alert\""));
+    }
+
+    #[test]
+    fn every_page_template_has_a_sample() {
+        let samples = samples();
+        for &(name, _) in TEMPLATES {
+            if name == "base.html" || name == "alerts.html" {
+                continue;
+            }
+            assert!(samples.iter().any(|&(n, _)| n == name), "{name}");
+        }
+    }
+
+    /// Asserts that `name` fails to render once any one of `keys` is left out of `ctx`.
+    fn assert_requires(name: &str, ctx: &Value, keys: &[&str]) {
+        let pages = pages();
+        pages.render(name, ctx).expect("the full context renders");
+        for key in keys {
+            let err = pages
+                .render(name, &without(ctx, key))
+                .expect_err(&format!("{name} needs {key}"));
+            assert!(matches!(err, PagesError::Render { .. }), "{name} {key}");
+        }
+    }
+
+    #[test]
+    fn forgot_page_asks_for_the_user_name_and_links_back() {
+        let pages = pages();
+        let html = pages.render("forgot.html", &forgot_ctx()).expect("renders");
+        assert!(html.contains("<title>Forgot your password? · Acme</title>"));
+        assert!(html.contains("<h1>Forgot your password?</h1>"));
+        assert!(html.contains(r#"<form class="form" method="post" action="/.portcullis/forgot">"#));
+        assert!(html.contains(r#"<input type="hidden" name="csrf" value="t">"#));
+        assert!(html.contains(r#"<label for="username">User name or email</label>"#));
+        assert!(html.contains(r#"name="username" type="text" autocomplete="username""#));
+        assert!(html.contains(r#" required autofocus value="jo">"#));
+        assert!(html.contains(r#"<button class="button" type="submit">Send reset link</button>"#));
+        assert!(html.contains(r#"<a href="/.portcullis/login">Back to sign in</a>"#));
+        assert!(html.contains(r#"role="alert">Too many requests.<"#));
+        assert!(html.contains(r#"role="status">If that account exists, we sent it a link.<"#));
+
+        let bare = context! { action => "/f", csrf => "t", login_url => "/l" };
+        let html = pages.render("forgot.html", &bare).expect("renders");
+        assert!(html.contains(" required autofocus>"));
+        assert!(!html.contains("value=\"\""));
+        assert!(!html.contains("role=\"alert\""));
+        assert!(!html.contains("role=\"status\""));
+        assert_requires("forgot.html", &bare, &["action", "csrf", "login_url"]);
+    }
+
+    #[test]
+    fn forgot_page_once_sent_shows_the_info_without_the_form() {
+        let pages = pages();
+        let ctx = merge(&forgot_ctx(), context! { sent => true, error => () });
+        let html = pages.render("forgot.html", &ctx).expect("renders");
+        assert!(html.contains("<title>Forgot your password? · Acme</title>"));
+        assert!(html.contains("<h1>Check your email</h1>"));
+        assert!(html.contains(
+            r#"<div class="alert alert-info" role="status">If that account exists, we sent it a link.</div>"#
+        ));
+        assert_eq!(html.matches("role=\"status\"").count(), 1);
+        assert!(!html.contains("<form"));
+        assert!(!html.contains(r#"name="username""#));
+        assert!(html.contains(r#"<a href="/.portcullis/login">Back to sign in</a>"#));
+
+        // Without its own words the page still says, neutrally, what happened.
+        let bare = context! { sent => true, login_url => "/l" };
+        let html = pages.render("forgot.html", &bare).expect("renders");
+        assert!(html.contains(
+            r#"role="status">If that account exists, we sent a link to its email address.<"#
+        ));
+        assert_requires("forgot.html", &bare, &["login_url"]);
+    }
+
+    #[test]
+    fn reset_page_asks_for_the_new_password_twice_with_the_token() {
+        let pages = pages();
+        let html = pages.render("reset.html", &reset_ctx()).expect("renders");
+        assert!(html.contains(r#"<form class="form" method="post" action="/.portcullis/reset">"#));
+        assert!(html.contains(r#"<input type="hidden" name="csrf" value="t">"#));
+        assert!(html.contains(r#"<input type="hidden" name="token" value="reset-token">"#));
+        assert!(html.contains(r#"<label for="password">New password</label>"#));
+        assert!(html.contains(r#"<label for="password_confirm">Repeat the new password</label>"#));
+        for field in ["password", "password_confirm"] {
+            assert!(html.contains(&format!(
+                r#"name="{field}" type="password" autocomplete="new-password" minlength="12" aria-describedby="password-hint" required"#
+            )));
+        }
+        assert!(html.contains(
+            r#"<p class="hint" id="password-hint">At least 12 characters. Use letters and digits.</p>"#
+        ));
+        assert!(html.contains(r#"<button class="button" type="submit">Set password</button>"#));
+        assert!(html.contains(r#"role="alert">The passwords do not match.<"#));
+
+        let bare = without(&without(&reset_ctx(), "rules"), "error");
+        let html = pages.render("reset.html", &bare).expect("renders");
+        assert!(html.contains(r#"<p class="hint" id="password-hint">At least 12 characters.</p>"#));
+        assert!(!html.contains("role=\"alert\""));
+        assert_requires(
+            "reset.html",
+            &bare,
+            &["action", "csrf", "token", "min_length"],
+        );
+    }
+
+    #[test]
+    fn notice_page_shows_a_success_box_or_plain_text_and_an_optional_link() {
+        let pages = pages();
+        let html = pages.render("notice.html", &notice_ctx()).expect("renders");
+        assert!(html.contains("<title>Email confirmed · Acme</title>"));
+        assert!(html.contains("<h1>Email confirmed</h1>"));
+        assert!(html.contains(r#"<div class="alert alert-success" role="status">"#));
+        assert!(html.contains(r#"<span class="alert-icon" aria-hidden="true"></span>"#));
+        assert!(html.contains("<span>Your email address is confirmed.</span>"));
+        assert!(!html.contains(r#"class="lead""#));
+        assert!(html
+            .contains(r#"<a class="button" href="/.portcullis/account">Back to your account</a>"#));
+
+        let bare = context! { title => "Link used", message => "This link was used already." };
+        let html = pages.render("notice.html", &bare).expect("renders");
+        assert!(html.contains(r#"<p class="lead">This link was used already.</p>"#));
+        assert!(!html.contains("alert"));
+        assert!(!html.contains(r#"class="button""#));
+        assert_requires("notice.html", &bare, &["title", "message"]);
+
+        let ctx = merge(&bare, context! { tone => "neutral", link_url => "/l" });
+        let html = pages.render("notice.html", &ctx).expect("renders");
+        assert!(!html.contains("alert-success"));
+        assert!(html.contains(r#"<a class="button" href="/l">Continue</a>"#));
+    }
+
+    #[test]
+    fn confirm_link_page_acts_only_on_its_one_post_button() {
+        let pages = pages();
+        let html = pages
+            .render("confirm_link.html", &confirm_link_ctx())
+            .expect("renders");
+        assert!(html.contains("<title>Confirm your email address · Acme</title>"));
+        assert!(html.contains(r#"<p class="lead">Confirm jo@example.com for your account.</p>"#));
+        assert_eq!(html.matches("<form").count(), 1);
+        assert!(html
+            .contains(r#"<form class="form" method="post" action="/.portcullis/confirm-email">"#));
+        assert!(html.contains(r#"<input type="hidden" name="token" value="mail-token">"#));
+        assert!(
+            html.contains(r#"<button class="button" type="submit">Confirm email address</button>"#)
+        );
+        assert_eq!(html.matches("<input").count(), 2);
+        assert!(!html.contains("<a "));
+        assert_requires(
+            "confirm_link.html",
+            &confirm_link_ctx(),
+            &[
+                "action",
+                "csrf",
+                "token",
+                "title",
+                "message",
+                "button_label",
+            ],
+        );
+    }
+
+    #[test]
+    fn password_page_asks_for_the_current_and_new_password() {
+        let pages = pages();
+        let html = pages
+            .render("password.html", &password_ctx())
+            .expect("renders");
+        assert!(html.contains(
+            r#"<form class="form" method="post" action="/.portcullis/account/password">"#
+        ));
+        assert!(html.contains(r#"<label for="current_password">Current password</label>"#));
+        assert!(html.contains(
+            r#"name="current_password" type="password" autocomplete="current-password" required autofocus>"#
+        ));
+        assert!(html.contains(r#"<label for="password">New password</label>"#));
+        assert!(html.contains(r#"<label for="password_confirm">Repeat the new password</label>"#));
+        for field in ["password", "password_confirm"] {
+            assert!(html.contains(&format!(
+                r#"name="{field}" type="password" autocomplete="new-password" minlength="12" aria-describedby="password-hint" required>"#
+            )));
+        }
+        assert!(html.contains(
+            r#"<p class="hint" id="password-hint">At least 12 characters. Use letters and digits.</p>"#
+        ));
+        assert!(html.contains("Your other browsers are signed out"));
+        assert!(html.contains(r#"<button class="button" type="submit">Change password</button>"#));
+        assert!(html.contains(r#"<a href="/.portcullis/account">Cancel</a>"#));
+        assert!(html.contains(r#"role="alert">Your current password is not right.<"#));
+
+        let bare = without(&without(&password_ctx(), "rules"), "error");
+        let html = pages.render("password.html", &bare).expect("renders");
+        assert!(html.contains(r#"<p class="hint" id="password-hint">At least 12 characters.</p>"#));
+        assert!(!html.contains("role=\"alert\""));
+        assert_requires(
+            "password.html",
+            &bare,
+            &["action", "csrf", "min_length", "cancel_url"],
+        );
+    }
+
+    #[test]
+    fn phone_code_page_asks_for_the_code_and_offers_a_new_one() {
+        let pages = pages();
+        let html = pages
+            .render("phone_code.html", &phone_code_ctx())
+            .expect("renders");
+        assert!(html.contains("We sent a code to <strong>•••• 0123</strong>."));
+        assert!(html
+            .contains(r#"<form class="form" method="post" action="/.portcullis/account/phone">"#));
+        assert!(html.contains(r#"<label for="code">Code</label>"#));
+        assert!(html.contains(
+            r#"name="code" type="text" inputmode="numeric" autocomplete="one-time-code""#
+        ));
+        assert!(html.contains(" required autofocus>"));
+        assert!(html.contains(r#"<button class="button" type="submit">Confirm number</button>"#));
+        assert!(html.contains(
+            r#"<form class="inline" method="post" action="/.portcullis/account/phone/send">"#
+        ));
+        assert!(html.contains(r#"<button class="link" type="submit">Send a new code</button>"#));
+        assert!(html.contains(r#"<a href="/.portcullis/account">Cancel</a>"#));
+        assert!(html.contains(r#"role="alert">Wrong code.<"#));
+        assert!(html.contains(r#"role="status">We sent you a new code.<"#));
+
+        let bare =
+            context! { action => "/p", csrf => "t", phone => "•••• 0123", cancel_url => "/a" };
+        let html = pages.render("phone_code.html", &bare).expect("renders");
+        assert!(!html.contains("Send a new code"));
+        assert_eq!(html.matches("<form").count(), 1);
+        assert!(!html.contains("role=\"alert\""));
+        assert!(!html.contains("role=\"status\""));
+        assert_requires(
+            "phone_code.html",
+            &bare,
+            &["action", "csrf", "phone", "cancel_url"],
+        );
+    }
+
+    #[test]
+    fn login_page_offers_a_new_confirmation_link_when_asked() {
+        let pages = pages();
+        let html = pages
+            .render("login.html", &unconfirmed_login_ctx())
+            .expect("renders");
+        let aside = concat!(
+            r#"      <div class="alert alert-error" role="alert">Confirm your email address before you sign in.</div>"#,
+            "\n",
+            r#"      <form class="form-aside" method="post" action="/.portcullis/confirm-email/send">"#,
+            "\n",
+            r#"        <input type="hidden" name="csrf" value="tok123">"#,
+            "\n",
+            r#"        <input type="hidden" name="ticket" value="ticket-1">"#,
+            "\n",
+            r#"        <button class="button button-secondary button-inline" type="submit">Send a new confirmation link</button>"#,
+            "\n",
+            "      </form>\n",
+            r#"      <form class="form" method="post" action="/.portcullis/login">"#,
+        );
+        assert!(html.contains(aside), "{html}");
+        assert!(html.contains(
+            r#"<p class="actions"><a href="/.portcullis/forgot">Forgot password?</a></p>"#
+        ));
+
+        // A resend form without its ticket would fail anyway: do not render it.
+        let ctx = merge(
+            &unconfirmed_login_ctx(),
+            context! { resend_confirmation => context! { action => "/r" } },
+        );
+        assert!(pages.render("login.html", &ctx).is_err());
+
+        let html = pages.render("login.html", &login_ctx()).expect("renders");
+        assert!(!html.contains("confirmation"));
+        assert!(!html.contains(r#"name="ticket""#));
+        assert_eq!(html.matches("<form").count(), 1);
+    }
+
+    #[test]
+    fn account_page_offers_confirmation_and_password_change_when_urls_are_set() {
+        let pages = pages();
+        let ctx = merge(&account_ctx(), context! { email_confirmed => false });
+        let html = pages.render("account.html", &ctx).expect("renders");
+        let email_form = concat!(
+            r#"            <span class="badge">Not confirmed</span>"#,
+            "\n",
+            r#"            <div class="row-actions">"#,
+            "\n",
+            r#"              <form class="inline" method="post" action="/account/email/confirm">"#,
+            "\n",
+            r#"                <input type="hidden" name="csrf" value="t">"#,
+            "\n",
+            r#"                <button class="button button-secondary button-inline" type="submit">Send confirmation link</button>"#,
+        );
+        assert!(html.contains(email_form), "{html}");
+        assert!(
+            html.contains(r#"<form class="inline" method="post" action="/account/phone/confirm">"#)
+        );
+        assert!(html.contains(
+            r#"<button class="button button-secondary button-inline" type="submit">Confirm by text message</button>"#
+        ));
+        assert!(html.contains(r#"<h2 id="password-heading">Password</h2>"#));
+        assert!(html.contains(r#"<a href="/account/password">Change password</a>"#));
+
+        // Confirmed values offer nothing to confirm.
+        let ctx = merge(
+            &ctx,
+            context! { email_confirmed => true, phone_confirmed => true },
+        );
+        let html = pages.render("account.html", &ctx).expect("renders");
+        assert!(!html.contains("Send confirmation link"));
+        assert!(!html.contains("Confirm by text message"));
+
+        // Nor do missing ones.
+        let html = pages
+            .render("account.html", &bare_account_ctx())
+            .expect("renders");
+        assert!(!html.contains("Send confirmation link"));
+        assert!(!html.contains("Confirm by text message"));
+
+        // Without the urls, unconfirmed values show only their badge, and no password section.
+        let ctx = merge(
+            &bare_account_ctx(),
+            context! { email => "jo@example.com", phone => "+44 7700 900123" },
+        );
+        let html = pages.render("account.html", &ctx).expect("renders");
+        assert_eq!(html.matches("Not confirmed").count(), 2);
+        assert!(!html.contains("Send confirmation link"));
+        assert!(!html.contains("Confirm by text message"));
+        assert!(!html.contains("Change password"));
+        assert!(!html.contains("password-heading"));
+        assert_eq!(html.matches("<form").count(), 1);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod csrf;
 pub mod enrolment;
+pub mod links;
 pub mod login_name;
 pub mod password;
 pub mod recovery;

@@ -159,6 +159,7 @@ mod tests {
     fn the_policy_names_what_is_missing() {
         let policy = PasswordPolicy {
             min_length: 8,
+            reset_link_lifetime: std::time::Duration::from_secs(3600),
             require_digit: true,
             require_lowercase: false,
             require_uppercase: true,

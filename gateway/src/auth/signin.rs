@@ -33,6 +33,8 @@ pub enum AuditResult {
     /// Two-factor was required and the user had no provider (`when_no_provider = deny`).
     NoProvider,
     AuthenticatorEnrolled,
+    PasswordReset,
+    PasswordChanged,
 }
 
 impl AuditResult {
@@ -49,6 +51,8 @@ impl AuditResult {
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::NoProvider => "no_provider",
             Self::AuthenticatorEnrolled => "authenticator_enrolled",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordChanged => "password_changed",
         }
     }
 }
@@ -66,7 +70,11 @@ pub enum PasswordOutcome {
         until: i64,
     },
     Inactive,
-    EmailNotConfirmed,
+    /// The password was right but the email address is unconfirmed; the ticket lets
+    /// the login page ask for a new confirmation link.
+    EmailNotConfirmed {
+        ticket: String,
+    },
     /// Two-factor is required and the user has no provider, and the settings say deny.
     NoProvider,
     /// Two-factor is required and the user must set up an authenticator first.
@@ -109,7 +117,7 @@ const LOGIN_PURPOSE: &str = "login";
 /// Sign-in, sessions and sign-out for every tenant.
 pub struct Accounts {
     pub store: Store,
-    pub notifier: Notifier,
+    pub notifier: Arc<Notifier>,
     pub hasher: Hasher,
     pub key: SecretKey,
     pub sessions: SessionCache,
@@ -128,7 +136,7 @@ impl Accounts {
     ) -> Accounts {
         Accounts {
             store,
-            notifier,
+            notifier: Arc::new(notifier),
             hasher,
             key,
             sessions: SessionCache::default(),
@@ -197,7 +205,9 @@ impl Accounts {
                 client,
             )
             .await;
-            return Ok(PasswordOutcome::EmailNotConfirmed);
+            return Ok(PasswordOutcome::EmailNotConfirmed {
+                ticket: self.confirmation_ticket(user.id),
+            });
         }
 
         // The second factor, unless this browser is remembered for this user and tenant.

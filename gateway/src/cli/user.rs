@@ -35,6 +35,10 @@ pub enum UserCommand {
         /// Read the password from the first line of standard input.
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// Email a link that confirms the address (uses the [email] settings and
+        /// the tenant's public_url).
+        #[arg(long, requires = "email")]
+        send_confirmation: bool,
     },
     /// List a tenant's users.
     List {
@@ -98,6 +102,7 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
             email,
             phone,
             password_stdin: _,
+            send_confirmation,
         } => {
             let (config, tenant, name) = resolve(&target)?;
             if name.as_str().contains('@') {
@@ -128,6 +133,26 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
                     })
                     .await?;
                 println!("added user {name} (id {id}) to tenant {}", tenant.name);
+                if send_confirmation {
+                    crate::logging::init(config.server.log_format);
+                    let user = store
+                        .user_by_id(id)
+                        .await?
+                        .ok_or_else(|| anyhow!("the new user vanished"))?;
+                    let notifier = crate::notify::Notifier::new(&config);
+                    let sent = crate::auth::links::send_confirmation_from_cli(
+                        &store, &notifier, &tenant, &user,
+                    )
+                    .await?;
+                    match sent {
+                        crate::auth::links::Sent::Sent { to } => {
+                            println!("sent a confirmation link to {to}")
+                        }
+                        other => bail!(
+                            "could not send a confirmation link ({other:?}); see the log above"
+                        ),
+                    }
+                }
                 Ok(())
             })
         }
@@ -167,7 +192,7 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 .map_err(|m| anyhow!("password refused: {m}"))?;
             with_user(&config, &tenant, &name, |store, user| async move {
                 let hash = Hasher::new(1).hash(&password).await?;
-                store.set_password(user.id, &hash).await?;
+                store.set_password(user.id, &hash, None).await?;
                 Ok(format!(
                     "password set for {}; their sessions have ended",
                     user.username

@@ -188,6 +188,7 @@ pub struct LockoutSection {
 #[serde(deny_unknown_fields)]
 pub struct PasswordSection {
     pub min_length: Option<usize>,
+    pub reset_link_lifetime: Option<String>,
     pub require_digit: Option<bool>,
     pub require_lowercase: Option<bool>,
     pub require_uppercase: Option<bool>,

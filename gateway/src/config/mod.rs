@@ -768,6 +768,10 @@ impl Validator {
             lockout_max_failed_attempts: s.lockout.max_failed_attempts,
             lockout_duration: opt_dur("lockout.duration", &s.lockout.duration)?,
             password_min_length: s.password.min_length,
+            password_reset_link_lifetime: opt_dur(
+                "password.reset_link_lifetime",
+                &s.password.reset_link_lifetime,
+            )?,
             password_require_digit: s.password.require_digit,
             password_require_lowercase: s.password.require_lowercase,
             password_require_uppercase: s.password.require_uppercase,

@@ -87,6 +87,44 @@ pub fn code_sms(to: &str, tenant: &str, code: &str, minutes: u64) -> Message {
     }
 }
 
+/// A message with a link (password reset, email confirmation), naming the tenant.
+pub fn link_email(
+    to: &str,
+    tenant: &str,
+    subject: &str,
+    intro: &str,
+    action: &str,
+    link: &str,
+    outro: &str,
+) -> Message {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let text = format!("{intro}\n\n{action}:\n{link}\n\n{outro}\n\n{tenant}\n");
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#111\">\
+         <p>{}</p><p><a href=\"{}\" style=\"display:inline-block;background:#2563eb;color:#fff;\
+         padding:10px 18px;border-radius:6px;text-decoration:none;font-weight:600\">{}</a></p>\
+         <p style=\"font-size:13px;color:#555\">Or open this address: {}</p><p>{}</p>\
+         <p style=\"color:#555\">{}</p></body></html>",
+        esc(intro),
+        esc(link),
+        esc(action),
+        esc(link),
+        esc(outro),
+        esc(tenant)
+    );
+    Message {
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        text,
+        html,
+    }
+}
+
 /// `j•••@example.com`, `•••• 0100`: enough for a user to recognise the address.
 pub fn mask_email(email: &str) -> String {
     match email.split_once('@') {

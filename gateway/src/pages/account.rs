@@ -25,7 +25,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// The signed-in session and its user, or where to send the browser instead.
-async fn signed_in(app: &App, req: &Request<'_>) -> Result<(Arc<Session>, User), Reply> {
+pub(super) async fn signed_in(app: &App, req: &Request<'_>) -> Result<(Arc<Session>, User), Reply> {
     let to_login = || {
         let back: String = form_urlencoded::byte_serialize(req.path.as_bytes()).collect();
         Reply::redirect(303, &format!("{LOGIN_PATH}?return={back}"))
@@ -92,6 +92,9 @@ pub async fn overview(app: &App, req: &Request<'_>) -> Reply {
             "recovery_codes_left": status.left,
             "last_recovery_use": status.last_used.map(|t| format!("{} UTC", &crate::cli::utc(t)[..16])),
             "urls": {
+                "confirm_email": super::ACCOUNT_CONFIRM_EMAIL_PATH,
+                "confirm_phone": super::ACCOUNT_CONFIRM_PHONE_PATH,
+                "change_password": super::CHANGE_PASSWORD_PATH,
                 "enable_authenticator": AUTHENTICATOR_PATH,
                 "disable_authenticator": DISABLE_PATH,
                 "view_recovery": RECOVERY_PATH,
@@ -99,8 +102,7 @@ pub async fn overview(app: &App, req: &Request<'_>) -> Reply {
             },
             // Fixed messages only: a message taken from the URL would let a link put
             // any words on this page.
-            "info": (req.query_param("done").as_deref() == Some("authenticator-off"))
-                .then_some("The authenticator app is turned off."),
+            "info": req.query_param("done").as_deref().and_then(done_message),
         }),
     );
     with_csrf_cookie(reply, set_cookie)
@@ -124,6 +126,19 @@ const SIGN_IN_SET_UP: SetUp<'static> = SetUp {
     intro: Some("Two-step verification is required. Set up an authenticator app to continue."),
     cancel: Some(LOGOUT_PATH),
 };
+
+/// The fixed message for `?done=…` after an account change. Only fixed texts:
+/// words taken from the URL would let a link write on this page.
+fn done_message(done: &str) -> Option<&'static str> {
+    match done {
+        "authenticator-off" => Some("The authenticator app is turned off."),
+        "email-sent" => Some("We sent a confirmation link to your email address."),
+        "email-too-soon" => Some("A confirmation link was sent a moment ago. Check your inbox."),
+        "phone-confirmed" => Some("Your phone number is confirmed."),
+        "password-changed" => Some("Your password is changed. Other browsers are signed out."),
+        _ => None,
+    }
+}
 
 /// The set-up page for an authenticator.
 fn enrolment_page(

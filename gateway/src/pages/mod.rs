@@ -4,6 +4,7 @@
 
 mod account;
 pub mod cookies;
+mod credentials;
 mod reply;
 mod signin;
 mod two_factor;
@@ -29,6 +30,13 @@ pub const AUTHENTICATOR_PATH: &str = "/.portcullis/account/authenticator";
 pub const DISABLE_PATH: &str = "/.portcullis/account/authenticator/disable";
 pub const RECOVERY_PATH: &str = "/.portcullis/account/recovery-codes";
 pub const REGENERATE_PATH: &str = "/.portcullis/account/recovery-codes/new";
+pub const FORGOT_PATH: &str = "/.portcullis/forgot";
+pub const RESET_PATH: &str = crate::auth::links::RESET_PATH;
+pub const CONFIRM_EMAIL_PATH: &str = crate::auth::links::CONFIRM_EMAIL_PATH;
+pub const RESEND_CONFIRMATION_PATH: &str = "/.portcullis/confirm-email/resend";
+pub const ACCOUNT_CONFIRM_EMAIL_PATH: &str = "/.portcullis/account/confirm-email";
+pub const ACCOUNT_CONFIRM_PHONE_PATH: &str = "/.portcullis/account/confirm-phone";
+pub const CHANGE_PASSWORD_PATH: &str = "/.portcullis/account/password";
 
 /// Largest form body accepted, in bytes.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -119,6 +127,13 @@ pub async fn handle(app: &App, req: &Request<'_>) -> Reply {
         (ACCOUNT_PATH, _) => account::overview(app, req).await,
         (AUTHENTICATOR_PATH, _) => account::enable_authenticator(app, req).await,
         (DISABLE_PATH | RECOVERY_PATH | REGENERATE_PATH, _) => account::sensitive(app, req).await,
+        (FORGOT_PATH, _) => credentials::forgot(app, req).await,
+        (RESET_PATH, _) => credentials::reset(app, req).await,
+        (CONFIRM_EMAIL_PATH, _) => credentials::confirm_email(app, req).await,
+        (RESEND_CONFIRMATION_PATH, _) => credentials::resend_confirmation(app, req).await,
+        (ACCOUNT_CONFIRM_EMAIL_PATH, _) => credentials::send_email_confirmation(app, req).await,
+        (ACCOUNT_CONFIRM_PHONE_PATH, _) => credentials::confirm_phone(app, req).await,
+        (CHANGE_PASSWORD_PATH, _) => credentials::change_password(app, req).await,
         _ => error_page(
             app,
             Some(&req.tenant),

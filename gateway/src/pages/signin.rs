@@ -75,7 +75,22 @@ fn login_page(
     username: &str,
     error: Option<&str>,
 ) -> Reply {
+    login_page_with(app, req, status, return_to, username, error, None)
+}
+
+/// The login page; with a ticket, it offers to send a new confirmation link.
+fn login_page_with(
+    app: &App,
+    req: &Request<'_>,
+    status: u16,
+    return_to: &ReturnPath,
+    username: &str,
+    error: Option<&str>,
+    confirmation_ticket: Option<&str>,
+) -> Reply {
     let (csrf, set_cookie) = csrf_for(app, req);
+    let resend = confirmation_ticket
+        .map(|t| json!({ "action": super::RESEND_CONFIRMATION_PATH, "ticket": t }));
     let reply = render(
         app,
         status,
@@ -87,6 +102,8 @@ fn login_page(
             "return_to": return_to.as_str(),
             "username": username,
             "error": error,
+            "forgot_url": super::FORGOT_PATH,
+            "resend_confirmation": resend,
         }),
     );
     match set_cookie {
@@ -157,13 +174,14 @@ async fn login_submit(app: &App, req: &Request<'_>) -> Reply {
             typed,
             Some("Two-step verification is required, but your account has no confirmed way to receive a code. Contact your administrator."),
         ),
-        PasswordOutcome::EmailNotConfirmed => login_page(
+        PasswordOutcome::EmailNotConfirmed { ticket } => login_page_with(
             app,
             req,
             200,
             &return_to,
             typed,
             Some("Confirm your email address before you sign in: follow the link in the message we sent you."),
+            Some(&ticket),
         ),
     };
     if let (Some(old), 303) = (previous, reply.status) {

@@ -51,6 +51,8 @@ pub struct LockoutPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {
     pub min_length: usize,
+    /// How long a forgot-password link works.
+    pub reset_link_lifetime: Duration,
     pub require_digit: bool,
     pub require_lowercase: bool,
     pub require_uppercase: bool,
@@ -96,6 +98,7 @@ pub struct Layer {
     pub lockout_max_failed_attempts: Option<u32>,
     pub lockout_duration: Option<Duration>,
     pub password_min_length: Option<usize>,
+    pub password_reset_link_lifetime: Option<Duration>,
     pub password_require_digit: Option<bool>,
     pub password_require_lowercase: Option<bool>,
     pub password_require_uppercase: Option<bool>,
@@ -217,6 +220,12 @@ pub fn explain(host: &Layer, tenant: Option<&Layer>) -> (Settings, Vec<Explained
                 host.password_min_length,
                 t.password_min_length,
                 8,
+            ),
+            reset_link_lifetime: w.free(
+                "password.reset_link_lifetime",
+                host.password_reset_link_lifetime,
+                t.password_reset_link_lifetime,
+                Duration::from_secs(3600),
             ),
             require_digit: w.free(
                 "password.require_digit",

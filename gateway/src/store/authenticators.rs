@@ -160,18 +160,7 @@ impl Store {
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
-            let keep = keep.map(hex::encode).unwrap_or_default();
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-                .bind(user_id)
-                .bind(keep.clone())
-                .execute(&mut *tx)
-                .await?;
-            super::sessions::revoke(&mut tx, super::sessions::Revoked::User(user_id)).await?;
-            sqlx::query("UPDATE sessions SET security_stamp = $1 WHERE id_hash = $2")
-                .bind(stamp)
-                .bind(keep)
-                .execute(&mut *tx)
-                .await?;
+            super::sessions::end_sessions_except(&mut tx, user_id, keep, &stamp).await?;
             tx.commit().await
         })
         .await

@@ -11,6 +11,7 @@
 mod audit;
 mod authenticators;
 mod codes;
+mod links;
 mod lockout;
 mod sessions;
 pub use sessions::Revoked;
@@ -19,6 +20,7 @@ pub(crate) mod users;
 pub use audit::AuditEntry;
 pub use authenticators::{RecoveryStatus, SealedCode};
 pub use codes::{CodeCheck, Issue};
+pub use links::Link;
 pub use lockout::Charge;
 pub use users::{NewUser, User};
 

@@ -33,6 +33,30 @@ impl Revoked {
     }
 }
 
+/// Ends every session of a user except `keep`, inside the transaction that
+/// rotated the user's stamp to `stamp`: deletes them, records the revocation for
+/// the other instances, and moves the kept session to the new stamp.
+pub(super) async fn end_sessions_except(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: i64,
+    keep: Option<SessionKey>,
+    stamp: &str,
+) -> Result<(), sqlx::Error> {
+    let keep = keep.map(hex::encode).unwrap_or_default();
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(keep.clone())
+        .execute(&mut **tx)
+        .await?;
+    revoke(tx, Revoked::User(user_id)).await?;
+    sqlx::query("UPDATE sessions SET security_stamp = $1 WHERE id_hash = $2")
+        .bind(stamp.to_owned())
+        .bind(keep)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Records a revocation inside the transaction that deletes the sessions.
 pub(super) async fn revoke(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,

@@ -1,6 +1,7 @@
 //! User accounts of every tenant (and of the host, under tenant `host`).
 
 use super::{flag, now, Store, StoreError};
+use crate::auth::session::SessionKey;
 use crate::auth::LoginName;
 use rand::RngCore;
 use sqlx::any::AnyRow;
@@ -138,27 +139,30 @@ impl Store {
         .await
     }
 
-    /// Sets a new password hash and rotates the stamp; ends the user's sessions.
-    pub async fn set_password(&self, id: i64, hash: &str) -> Result<(), StoreError> {
+    /// Sets a new password hash and rotates the stamp, ending the user's sessions
+    /// (all but `keep`, the session that changed it) and remembered browsers.
+    pub async fn set_password(
+        &self,
+        id: i64,
+        hash: &str,
+        keep: Option<SessionKey>,
+    ) -> Result<(), StoreError> {
         let hash = hash.to_owned();
         self.call(move |pool| async move {
             let mut tx = pool.begin().await?;
+            let stamp = new_stamp();
             let done = sqlx::query(
                 "UPDATE users SET password_hash = $1, security_stamp = $2 WHERE id = $3",
             )
             .bind(hash)
-            .bind(new_stamp())
+            .bind(stamp.clone())
             .bind(id)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
                 return Err(sqlx::Error::RowNotFound);
             }
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            super::sessions::revoke(&mut tx, super::sessions::Revoked::User(id)).await?;
+            super::sessions::end_sessions_except(&mut tx, id, keep, &stamp).await?;
             tx.commit().await
         })
         .await
@@ -168,10 +172,11 @@ impl Store {
     pub async fn set_active(&self, id: i64, active: bool) -> Result<(), StoreError> {
         self.call(move |pool| async move {
             let mut tx = pool.begin().await?;
+            let stamp = new_stamp();
             let done =
                 sqlx::query("UPDATE users SET active = $1, security_stamp = $2 WHERE id = $3")
                     .bind(i64::from(active))
-                    .bind(new_stamp())
+                    .bind(stamp.clone())
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -179,11 +184,7 @@ impl Store {
                 return Err(sqlx::Error::RowNotFound);
             }
             if !active {
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                super::sessions::revoke(&mut tx, super::sessions::Revoked::User(id)).await?;
+                super::sessions::end_sessions_except(&mut tx, id, None, &stamp).await?;
             }
             tx.commit().await
         })
