@@ -65,6 +65,13 @@ pub enum PasswordChange {
     },
 }
 
+/// The fields of the change-password form.
+pub struct PasswordForm<'a> {
+    pub current: &'a str,
+    pub new: &'a str,
+    pub again: &'a str,
+}
+
 /// What a confirmation request decided.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Sent {
@@ -165,9 +172,7 @@ impl Accounts {
         tenant: &Tenant,
         user: &User,
         keep: SessionKey,
-        current: &str,
-        new: &str,
-        again: &str,
+        form: PasswordForm<'_>,
         client: &str,
     ) -> Result<PasswordChange, StoreError> {
         let login = LoginName::parse(&user.username).expect("stored user names are canonical");
@@ -182,7 +187,7 @@ impl Accounts {
         {
             return Ok(PasswordChange::Locked { until });
         }
-        let ok = match Password::new(current.to_owned()) {
+        let ok = match Password::new(form.current.to_owned()) {
             Some(p) => self
                 .hasher
                 .verify(&p, Some(&user.password_hash))
@@ -204,7 +209,7 @@ impl Accounts {
         self.store
             .clear_failures(tenant.name.as_str(), &user.username)
             .await?;
-        let password = match new_password(tenant, new, again) {
+        let password = match new_password(tenant, form.new, form.again) {
             Ok(p) => p,
             Err(refused) => return Ok(refused),
         };

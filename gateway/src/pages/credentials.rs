@@ -12,7 +12,7 @@ use super::{
     FORGOT_PATH, LOGIN_PATH, RESET_PATH,
 };
 use crate::app::App;
-use crate::auth::links::{PasswordChange, Sent};
+use crate::auth::links::{PasswordChange, PasswordForm, Sent};
 use crate::store::{now, CodeCheck};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -392,9 +392,11 @@ pub async fn change_password(app: &App, req: &Request<'_>) -> Reply {
                     &req.tenant,
                     &user,
                     session.key,
-                    field(req, "current_password"),
-                    field(req, "password"),
-                    field(req, "password_confirm"),
+                    PasswordForm {
+                        current: field(req, "current_password"),
+                        new: field(req, "password"),
+                        again: field(req, "password_confirm"),
+                    },
                     &req.client,
                 )
                 .await;
