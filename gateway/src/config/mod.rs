@@ -128,6 +128,19 @@ impl IdentityHeaders {
     }
 }
 
+/// Whether two header names are the same once case is ignored and `_` is read as
+/// `-`; compares in place, since it runs for every header of every request.
+pub fn same_header(a: &str, b: &str) -> bool {
+    let fold = |c: u8| {
+        if c == b'_' {
+            b'-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| fold(x) == fold(y))
+}
+
 /// The form in which header names are compared for spoofing.
 pub fn header_compare_form(name: &str) -> String {
     name.bytes()
@@ -1096,6 +1109,15 @@ mod tests {
         let bad = vec![("PORTCULLIS_TENANTS__5__NAME".to_owned(), "x".to_owned())];
         let e = Config::parse(MINIMAL, Path::new("t.toml"), &bad).unwrap_err();
         assert_eq!(e.key, "PORTCULLIS_TENANTS__5__NAME");
+    }
+
+    #[test]
+    fn header_names_match_across_case_and_underscores() {
+        assert!(same_header("X_Auth_User", "x-auth-user"));
+        assert!(same_header("X-AUTH-USER", "x-auth-user"));
+        assert!(!same_header("x-auth-users", "x-auth-user"));
+        assert!(!same_header("x-auth-usr", "x-auth-user"));
+        assert_eq!(header_compare_form("X_Auth_User"), "x-auth-user");
     }
 
     #[test]

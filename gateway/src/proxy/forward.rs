@@ -2,7 +2,7 @@
 //! gateway cookies, and forwarding headers the gateway vouches for (SPEC 4.5).
 
 use crate::auth::session::Session;
-use crate::config::{header_compare_form, Config};
+use crate::config::{same_header, Config};
 use crate::pages::cookies::is_gateway_cookie;
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
@@ -39,13 +39,14 @@ pub fn prepare(
 
     // Remove every header that reads as an identity header once case and `_`/`-` are
     // ignored, then set the real ones, so no spelling of a spoofed value survives.
-    let spoofable = config.identity_headers.spoofable_forms();
+    let identity = config.identity_headers.all();
     let doomed: Vec<http::HeaderName> = req
         .headers
         .keys()
         .filter(|n| {
-            let form = header_compare_form(n.as_str());
-            spoofable.contains(&form) || (!trusted && FORWARDING.contains(&form.as_str()))
+            let n = n.as_str();
+            identity.iter().any(|h| same_header(n, h.as_str()))
+                || (!trusted && FORWARDING.iter().any(|f| same_header(n, f)))
         })
         .cloned()
         .collect();
