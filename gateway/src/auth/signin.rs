@@ -35,6 +35,8 @@ pub enum AuditResult {
     AuthenticatorEnrolled,
     PasswordReset,
     PasswordChanged,
+    /// The password was right; a second factor (or an authenticator set-up) follows.
+    SecondFactorRequired,
 }
 
 impl AuditResult {
@@ -53,6 +55,7 @@ impl AuditResult {
             Self::AuthenticatorEnrolled => "authenticator_enrolled",
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
+            Self::SecondFactorRequired => "second_factor_required",
         }
     }
 }
@@ -189,6 +192,11 @@ impl Accounts {
                 .await;
             return Ok(PasswordOutcome::Invalid);
         };
+        // A right password is no failure: take back the attempt charged above. Earlier
+        // failures still count until the whole sign-in succeeds.
+        self.store
+            .refund_attempt(t, &counter, &tenant.settings.lockout)
+            .await?;
 
         // Only a caller who knows the password learns these.
         if !user.active {
@@ -221,6 +229,14 @@ impl Accounts {
             } else {
                 let has_app = self.has_authenticator(user.id).await?;
                 if !second_factor::offered(&tenant.settings, &user, has_app).is_empty() {
+                    self.audit(
+                        tenant,
+                        Some(&user),
+                        login,
+                        AuditResult::SecondFactorRequired,
+                        client,
+                    )
+                    .await;
                     let (id, s) = self
                         .start_session(tenant, &user, Stage::SecondFactor, "pwd", return_to)
                         .await?;
@@ -229,6 +245,14 @@ impl Accounts {
                 match tenant.settings.when_no_provider {
                     WhenNoProvider::Allow => {}
                     WhenNoProvider::Enrol if tenant.settings.authenticator_allowed => {
+                        self.audit(
+                            tenant,
+                            Some(&user),
+                            login,
+                            AuditResult::SecondFactorRequired,
+                            client,
+                        )
+                        .await;
                         let (id, s) = self
                             .start_session(tenant, &user, Stage::Enrol, "pwd", return_to)
                             .await?;
@@ -336,6 +360,11 @@ impl Accounts {
         };
         let login = LoginName::parse(&user.username).expect("stored user names are canonical");
         if let Err(e) = sent {
+            // An undelivered code must not hold the cool-down: the user may retry or
+            // choose another way at once.
+            self.store
+                .discard_codes(user.id, LOGIN_PURPOSE, provider.as_str())
+                .await?;
             tracing::error!(tenant = %tenant.name, user = %user.username, error = %e, "could not send a sign-in code");
             return Ok(SendOutcome::Failed);
         }

@@ -260,22 +260,27 @@ pub async fn enable_authenticator(app: &App, req: &Request<'_>) -> Reply {
             "Authenticator apps are turned off here.",
         );
     }
+    if req.method == Method::Post && !csrf_ok(app, req) {
+        return csrf_refused(app, req);
+    }
+    // Replacing an enrolled app would also replace its recovery codes: that goes
+    // through "turn off" first, which asks for a fresh proof.
+    match app.accounts.has_authenticator(user.id).await {
+        Ok(false) => {}
+        Ok(true) => return Reply::redirect(303, ACCOUNT_PATH),
+        Err(e) => return unavailable(app, req, &e),
+    }
     match req.method {
         Method::Get | Method::Head => {
             let e = app.accounts.begin_enrolment(&req.tenant, &user);
             enrolment_page(app, req, &e, ACCOUNT_SET_UP, 200, None)
         }
-        Method::Post => {
-            if !csrf_ok(app, req) {
-                return csrf_refused(app, req);
+        Method::Post => match finish(app, req, &user, ACCOUNT_SET_UP).await {
+            Ok(codes) => {
+                recovery_page(app, req, &codes, ACCOUNT_PATH, "Back to your account", None)
             }
-            match finish(app, req, &user, ACCOUNT_SET_UP).await {
-                Ok(codes) => {
-                    recovery_page(app, req, &codes, ACCOUNT_PATH, "Back to your account", None)
-                }
-                Err(reply) => reply,
-            }
-        }
+            Err(reply) => reply,
+        },
         Method::Other => error_page(
             app,
             Some(&req.tenant),

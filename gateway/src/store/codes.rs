@@ -1,6 +1,6 @@
 //! One-time codes sent by email or SMS (SPEC 7): stored only as a keyed hash,
-//! single-use, expiring, with limited attempts and a resend cool-down; a new
-//! code for a user and purpose kills the older ones.
+//! single-use, expiring, with limited attempts and a resend cool-down per
+//! provider; a new code for a user and purpose kills the older ones.
 
 use super::{now, Store, StoreError};
 use sqlx::Row;
@@ -44,12 +44,13 @@ impl Store {
             let row = sqlx::query(
                 "INSERT INTO codes (user_id, purpose, provider, code_hash, created_at, expires_at) \
                  SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS \
-                 (SELECT 1 FROM codes WHERE user_id = $1 AND purpose = $2 AND created_at > $7) \
+                 (SELECT 1 FROM codes WHERE user_id = $1 AND purpose = $2 AND provider = $3 \
+                  AND created_at > $7) \
                  RETURNING id",
             )
             .bind(user_id)
             .bind(purpose.clone())
-            .bind(provider)
+            .bind(provider.clone())
             .bind(code_hash)
             .bind(t)
             .bind(t + lifetime)
@@ -58,10 +59,12 @@ impl Store {
             .await?;
             let Some(row) = row else {
                 let last: Option<i64> = sqlx::query(
-                    "SELECT MAX(created_at) AS last FROM codes WHERE user_id = $1 AND purpose = $2",
+                    "SELECT MAX(created_at) AS last FROM codes \
+                     WHERE user_id = $1 AND purpose = $2 AND provider = $3",
                 )
                 .bind(user_id)
                 .bind(purpose)
+                .bind(provider)
                 .fetch_one(&pool)
                 .await?
                 .try_get("last")?;
@@ -79,6 +82,27 @@ impl Store {
                 .execute(&pool)
                 .await?;
             Ok(Issue::Issued)
+        })
+        .await
+    }
+
+    /// Deletes the live codes of a user, purpose and provider (a code that could not
+    /// be delivered).
+    pub async fn discard_codes(
+        &self,
+        user_id: i64,
+        purpose: &str,
+        provider: &str,
+    ) -> Result<(), StoreError> {
+        let (purpose, provider) = (purpose.to_owned(), provider.to_owned());
+        self.call(move |pool| async move {
+            sqlx::query("DELETE FROM codes WHERE user_id = $1 AND purpose = $2 AND provider = $3")
+                .bind(user_id)
+                .bind(purpose)
+                .bind(provider)
+                .execute(&pool)
+                .await
+                .map(|_| ())
         })
         .await
     }

@@ -98,6 +98,33 @@ impl Store {
         .await
     }
 
+    /// Takes back one charged attempt (a right password that still owes a second
+    /// factor), lifting a lock that attempt set.
+    pub async fn refund_attempt(
+        &self,
+        tenant: &str,
+        login: &str,
+        policy: &LockoutPolicy,
+    ) -> Result<(), StoreError> {
+        if !policy.enabled {
+            return Ok(());
+        }
+        let (tenant, login) = (tenant.to_owned(), login.to_owned());
+        let max = i64::from(policy.max_failed_attempts);
+        self.call(move |pool| async move {
+            sqlx::query(
+                "UPDATE login_failures SET failures = failures - 1,                  locked_until = CASE WHEN failures - 1 < $3 THEN NULL ELSE locked_until END                  WHERE tenant = $1 AND login = $2 AND failures > 0",
+            )
+            .bind(tenant)
+            .bind(login)
+            .bind(max)
+            .execute(&pool)
+            .await
+            .map(|_| ())
+        })
+        .await
+    }
+
     /// Clears the counter after a complete sign-in, or by `user unlock`.
     pub async fn clear_failures(&self, tenant: &str, login: &str) -> Result<(), StoreError> {
         let (tenant, login) = (tenant.to_owned(), login.to_owned());
