@@ -213,6 +213,12 @@ impl Gateway {
         self.dir.path()
     }
 
+    /// The file the running gateway process writes its log to (for tools outside
+    /// the test, such as the browser walk, that read codes from it).
+    pub fn log_path(&self) -> &Path {
+        self.child.log_path()
+    }
+
     /// Everything the gateway has logged so far.
     pub fn log(&self) -> String {
         self.child.log()

@@ -11,27 +11,42 @@
 //!   gateway's port, so a test picks the tenant by URL (`http://acme.test:PORT/`).
 //! - [`RawRequest`] sends exact bytes, for requests an HTTP client would tidy up
 //!   (encoded dot segments, header-name spellings, repeated headers).
+//! - [`SmtpServer`] is a real SMTP server (with `AUTH`) that keeps the mail the
+//!   gateway sends; [`Mail`] decodes it and finds the sign-in code.
+//! - [`HttpStub`] records requests and answers as told: Twilio's API or a webhook.
+//! - [`totp`] is an authenticator app of the tests' own (RFC 6238, not the gateway's
+//!   code); [`qr`] reads the gateway's SVG QR codes back; [`authenticator`] reads
+//!   the set-up and recovery-code pages; [`store`] reads and writes a gateway's
+//!   authenticator rows directly, as someone with database access could.
 //!
 //! Every process is killed when its handle is dropped, and its log is printed when a
 //! test fails. Nothing here connects anywhere but 127.0.0.1.
 //!
 //! The binary is built separately: `cargo build -p portcullis` (see [`binary`]).
 
+pub mod authenticator;
 mod browser;
 mod config;
 pub mod database;
 mod echo;
 mod gateway;
+pub mod http_stub;
 mod process;
+pub mod qr;
 mod raw;
 pub mod relay;
+pub mod smtp;
+pub mod store;
+pub mod totp;
 
 pub use browser::{form_field, Browser};
 pub use config::{GatewayConfig, Policy, Route, Tenant};
 pub use echo::{header_compare_form, Echo};
 pub use gateway::{AuditRow, Gateway, StartFailure, Upstream};
+pub use http_stub::{HttpStub, RecordedRequest};
 pub use process::{binary, free_port, portcullis, unused_addr, CliOutput};
 pub use raw::{RawConnection, RawRequest, RawResponse};
+pub use smtp::{Mail, SmtpOptions, SmtpServer};
 
 /// The default identity header names (SPEC 4.5), lower case.
 pub const IDENTITY_HEADERS: [&str; 5] = [

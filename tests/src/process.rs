@@ -109,6 +109,11 @@ impl Child {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The file the process writes its output to.
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log
+    }
+
     /// Whether the process is still running.
     pub(crate) fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -22,7 +22,9 @@ impl Relay {
             .build()
             .expect("a runtime starts");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        listener.set_nonblocking(true).expect("a non-blocking socket");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking socket");
         let addr = listener.local_addr().expect("a bound address");
         let (up, watch) = watch::channel(true);
         runtime.spawn(async move {
