@@ -97,6 +97,51 @@ impl Gateway {
         Self::try_start_on(config, database)
     }
 
+    /// Starts a gateway whose listener speaks TLS with a self-signed certificate for
+    /// `host` (made with the `openssl` command); reach it with `https://host:PORT`.
+    pub fn start_tls(config: &str, host: &str) -> Gateway {
+        let dir = tempdir();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let status = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+            ])
+            .arg(format!("/CN={host}"))
+            .arg("-addext")
+            .arg(format!("subjectAltName=DNS:{host}"))
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl runs");
+        assert!(
+            status.success(),
+            "openssl could not make a test certificate"
+        );
+        let addr = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
+        let config_path = dir.path().join("portcullis.toml");
+        let text = complete_config_tls(config, dir.path(), addr, None, Some((&cert, &key)));
+        std::fs::write(&config_path, text).expect("the settings file can be written");
+        let path = config_path.to_str().expect("temporary paths are UTF-8");
+        let mut child = Child::spawn(
+            "gateway",
+            &["serve", "--config", path],
+            &dir.path().join("gateway.log"),
+        );
+        if let Err(status) = child.wait_for_port(addr) {
+            panic!("the TLS gateway exited ({status}):\n{}", child.log());
+        }
+        Gateway {
+            addr,
+            config_path,
+            child,
+            database: None,
+            dir,
+        }
+    }
+
     /// Starts a gateway on a given PostgreSQL database (shared by several gateways
     /// in the several-instance tests), or on its own SQLite file with `None`.
     pub fn try_start_on(
@@ -343,6 +388,16 @@ pub struct AuditRow {
 /// The test's settings with what every test gateway needs: its listener, a database
 /// and a secret key in `dir`, and two worker threads. Values the test set are kept.
 fn complete_config(body: &str, dir: &Path, addr: SocketAddr, db_url: Option<&str>) -> String {
+    complete_config_tls(body, dir, addr, db_url, None)
+}
+
+fn complete_config_tls(
+    body: &str,
+    dir: &Path,
+    addr: SocketAddr,
+    db_url: Option<&str>,
+    tls: Option<(&Path, &Path)>,
+) -> String {
     let mut file: toml::Table = body
         .parse()
         .unwrap_or_else(|e| panic!("the test's settings are not TOML: {e}\n{body}"));
@@ -350,7 +405,11 @@ fn complete_config(body: &str, dir: &Path, addr: SocketAddr, db_url: Option<&str
         !file.contains_key("listeners"),
         "the harness chooses the listener; leave [[listeners]] out"
     );
-    let listener = toml::Table::from_iter([("address".to_owned(), addr.to_string().into())]);
+    let mut listener = toml::Table::from_iter([("address".to_owned(), addr.to_string().into())]);
+    if let Some((cert, key)) = tls {
+        listener.insert("tls_cert".to_owned(), cert.display().to_string().into());
+        listener.insert("tls_key".to_owned(), key.display().to_string().into());
+    }
     file.insert(
         "listeners".to_owned(),
         toml::Value::Array(vec![listener.into()]),
