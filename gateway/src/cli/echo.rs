@@ -120,7 +120,8 @@ fn page(doc: &serde_json::Value) -> String {
          <code>x-auth-*</code> headers were set by the gateway; a client cannot forge them.</p>\
          <table><thead><tr><th scope=\"col\">Header</th><th scope=\"col\">Value</th></tr></thead>\
          <tbody>{rows}</tbody></table>\
-         <p class=\"actions\"><a href=\"/.portcullis/logout\">Sign out</a></p></main></body></html>",
+         <p class=\"actions\"><a href=\"/.portcullis/account\">Your account</a> \
+         <a href=\"/.portcullis/logout\">Sign out</a></p></main></body></html>",
         user = esc(user),
         method = esc(doc["method"].as_str().unwrap_or("")),
         path = esc(doc["path"].as_str().unwrap_or("")),
@@ -134,7 +135,7 @@ font-size:.75rem;color:#4b5563;margin:0}h1{margin:.25rem 0 1rem}table{width:100%
 font-size:.9rem}th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #e5e7eb;\
 vertical-align:top}td{word-break:break-all;font-family:ui-monospace,monospace}tr.id{background:#eff6ff}\
 tr.id th{color:#1d4ed8}.actions a{display:inline-block;margin-top:1.5rem;background:#2563eb;color:#fff;\
-padding:.6rem 1.2rem;border-radius:8px;text-decoration:none;font-weight:600}";
+padding:.6rem 1.2rem;border-radius:8px;text-decoration:none;font-weight:600;margin-right:.5rem}";
 
 /// The echo app as a Pingora service listening on `addr`.
 pub fn service(name: &str, addr: &str) -> Service<Echo> {
