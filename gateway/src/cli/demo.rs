@@ -25,7 +25,7 @@ pub fn run(listen: &str) -> anyhow::Result<()> {
     let config_path = dir.path().join("portcullis.toml");
     std::fs::write(&config_path, demo_config(addr, upstream, dir.path()))?;
     let config = Config::load(&config_path).map_err(|e| anyhow!(e))?;
-    logging::init(config.server.log_format);
+    logging::init_server(config.server.log_format);
     server::announce(&config);
 
     let password = demo_password();

@@ -95,13 +95,15 @@ enum ConfigCommand {
 /// Runs the command line; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    let code = match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
-    }
+    };
+    crate::logging::flush();
+    code
 }
 
 fn run(command: Command) -> anyhow::Result<()> {
@@ -188,7 +190,7 @@ pub fn load(c: &ConfigArg) -> anyhow::Result<Config> {
 
 fn serve(c: &ConfigArg) -> anyhow::Result<()> {
     let config = load(c)?;
-    logging::init(config.server.log_format);
+    logging::init_server(config.server.log_format);
     server::announce(&config);
     let app = store::block_on(App::build(config)).context("cannot start")?;
     let server = server::build(Arc::new(app), Vec::new()).map_err(|e| anyhow!(e))?;
