@@ -144,7 +144,13 @@ fn main() -> Result<()> {
             duration,
         } => {
             let request = get_request(&host, &path, cookie.as_deref(), true);
-            paced(addr, request, rate, connections, Duration::from_secs(duration))
+            paced(
+                addr,
+                request,
+                rate,
+                connections,
+                Duration::from_secs(duration),
+            )
         }
         Cmd::Storm {
             addr,
@@ -234,12 +240,13 @@ async fn insert_sessions(
     use sqlx::{Connection, Row};
     let url = format!("sqlite://{}", db.display());
     let mut conn = sqlx::SqliteConnection::connect(&url).await?;
-    let user = sqlx::query("SELECT id, security_stamp FROM users WHERE tenant = $1 AND username = $2")
-        .bind(tenant)
-        .bind(username)
-        .fetch_optional(&mut conn)
-        .await?
-        .ok_or_else(|| anyhow!("no user {username} in tenant {tenant}"))?;
+    let user =
+        sqlx::query("SELECT id, security_stamp FROM users WHERE tenant = $1 AND username = $2")
+            .bind(tenant)
+            .bind(username)
+            .fetch_optional(&mut conn)
+            .await?
+            .ok_or_else(|| anyhow!("no user {username} in tenant {tenant}"))?;
     let user_id: i64 = user.try_get("id")?;
     let stamp: String = user.try_get("security_stamp")?;
     let now = unix_now();
@@ -393,7 +400,9 @@ fn touch_sessions(
         .collect();
     let (mut ok, mut other) = (0, 0);
     for h in handles {
-        let (o, n) = h.join().map_err(|_| anyhow!("a client thread panicked"))??;
+        let (o, n) = h
+            .join()
+            .map_err(|_| anyhow!("a client thread panicked"))??;
         ok += o;
         other += n;
     }
@@ -426,7 +435,9 @@ fn paced(
         .map(|i| {
             let request = request.clone();
             let offset = interval.mul_f64(f64::from(i) / f64::from(connections));
-            std::thread::spawn(move || paced_connection(addr, &request, start + offset, interval, end))
+            std::thread::spawn(move || {
+                paced_connection(addr, &request, start + offset, interval, end)
+            })
         })
         .collect();
     let mut lat = Vec::new();
@@ -707,7 +718,10 @@ fn startup(
             std::thread::sleep(Duration::from_millis(5));
         }
         let Some(t) = answered else {
-            bail!("the gateway did not answer within 10 s; see {}", log.display());
+            bail!(
+                "the gateway did not answer within 10 s; see {}",
+                log.display()
+            );
         };
         times.push(t.as_secs_f64() * 1000.0);
     }
