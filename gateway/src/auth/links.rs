@@ -101,16 +101,24 @@ impl Accounts {
         });
     }
 
-    /// Whether a reset link is live (for the page it opens).
-    pub async fn reset_link_live(&self, token: &str) -> Result<bool, StoreError> {
+    /// Whether a reset link is live for this tenant (for the page it opens): unused,
+    /// unexpired, its user active and still at the address it was sent to.
+    pub async fn reset_link_live(&self, tenant: &Tenant, token: &str) -> Result<bool, StoreError> {
         if !plausible(token) {
             return Ok(false);
         }
+        let Some(link) = self
+            .store
+            .peek_link(tenant.name.as_str(), RESET, token_hash(token))
+            .await?
+        else {
+            return Ok(false);
+        };
         Ok(self
             .store
-            .peek_link(RESET, token_hash(token))
+            .user_by_id(link.user_id)
             .await?
-            .is_some())
+            .is_some_and(|u| still_addressed(&u, &link.data)))
     }
 
     /// Sets a new password through a reset link: the link is used up, the stamp
@@ -137,14 +145,18 @@ impl Accounts {
             .hash(&password)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let Some(link) = self.store.consume_link(RESET, token_hash(token)).await? else {
+        let Some(link) = self
+            .store
+            .consume_link(tenant.name.as_str(), RESET, token_hash(token))
+            .await?
+        else {
             return Ok(PasswordChange::LinkDead);
         };
         let Some(user) = self
             .store
             .user_by_id(link.user_id)
             .await?
-            .filter(|u| u.tenant == tenant.name.as_str())
+            .filter(|u| u.tenant == tenant.name.as_str() && still_addressed(u, &link.data))
         else {
             return Ok(PasswordChange::LinkDead);
         };
@@ -241,13 +253,17 @@ impl Accounts {
     }
 
     /// Whether a confirmation link is live (for the page it opens).
-    pub async fn confirmation_link_live(&self, token: &str) -> Result<bool, StoreError> {
+    pub async fn confirmation_link_live(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+    ) -> Result<bool, StoreError> {
         if !plausible(token) {
             return Ok(false);
         }
         Ok(self
             .store
-            .peek_link(CONFIRM_EMAIL, token_hash(token))
+            .peek_link(tenant.name.as_str(), CONFIRM_EMAIL, token_hash(token))
             .await?
             .is_some())
     }
@@ -260,7 +276,7 @@ impl Accounts {
         }
         let Some(link) = self
             .store
-            .consume_link(CONFIRM_EMAIL, token_hash(token))
+            .consume_link(tenant.name.as_str(), CONFIRM_EMAIL, token_hash(token))
             .await?
         else {
             return Ok(false);
@@ -385,9 +401,18 @@ impl Accounts {
             .await?;
         if check == CodeCheck::Accepted {
             self.store.confirm(user.id, false, true).await?;
+            self.store
+                .clear_failures(tenant.name.as_str(), &user.username)
+                .await?;
         }
         Ok(check)
     }
+}
+
+/// Whether a link sent to `address` still speaks for the user: active, and the
+/// address unchanged since (a link to a replaced address is dead).
+fn still_addressed(user: &User, address: &str) -> bool {
+    user.active && user.email.as_deref() == Some(address)
 }
 
 /// Checks a new password against the policy and its repetition.
@@ -445,6 +470,11 @@ async fn send_reset_link(
         return Ok(());
     }
     let minutes = (lifetime / 60).max(1);
+    let minutes = if minutes == 1 {
+        "1 minute".to_owned()
+    } else {
+        format!("{minutes} minutes")
+    };
     let m = notify::link_email(
         &email,
         &tenant.display_name,
@@ -452,7 +482,7 @@ async fn send_reset_link(
         &format!("Someone asked to reset the password of your {} account ({}).", tenant.display_name, user.username),
         "Choose a new password",
         &url,
-        &format!("The link works once, for {minutes} minutes. If you did not ask, ignore this message: your password stays as it is."),
+        &format!("The link works once, for {minutes}. If you did not ask, ignore this message: your password stays as it is."),
     );
     if let Err(e) = notifier.email.send(m).await {
         tracing::error!(tenant = %tenant.name, error = %e, "could not send a password reset link");

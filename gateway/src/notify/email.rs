@@ -77,12 +77,15 @@ impl EmailSender {
             if let (Some(u), Some(p)) = (&smtp.username, &smtp.password) {
                 builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
             }
-            builder
-                .build()
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| err(e.to_string()))
+            // lettre's timeout covers connecting only (lettre#1027); a server that
+            // accepts and then never speaks is cut off here.
+            let limit = smtp.timeout;
+            match tokio::time::timeout(limit, builder.build().send(message)).await {
+                Ok(sent) => sent.map(|_| ()).map_err(|e| err(e.to_string())),
+                Err(_) => Err(err(format!(
+                    "the SMTP server did not finish within {limit:?}"
+                ))),
+            }
         };
         crate::store::on_runtime(send)
             .await

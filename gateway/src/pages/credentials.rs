@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 /// The same answer for every forgot-password request.
 const RESET_REQUESTED: &str =
-    "If an account matches what you entered, we have sent a link to its email address. The link works once.";
+    "If an account matches what you entered, we have sent a link to its email address.";
 
 fn page(app: &App, req: &Request<'_>, status: u16, template: &str, mut ctx: Value) -> Reply {
     let (csrf, set_cookie) = csrf_for(app, req);
@@ -141,7 +141,8 @@ pub async fn reset(app: &App, req: &Request<'_>) -> Reply {
         )
     };
     match req.method {
-        Method::Get | Method::Head => match app.accounts.reset_link_live(&token).await {
+        Method::Get | Method::Head => match app.accounts.reset_link_live(&req.tenant, &token).await
+        {
             Ok(true) => form(200, None),
             Ok(false) => dead(app, req),
             Err(e) => unavailable(app, req, &e),
@@ -185,7 +186,11 @@ pub async fn confirm_email(app: &App, req: &Request<'_>) -> Reply {
         )
     };
     match req.method {
-        Method::Get | Method::Head => match app.accounts.confirmation_link_live(&token).await {
+        Method::Get | Method::Head => match app
+            .accounts
+            .confirmation_link_live(&req.tenant, &token)
+            .await
+        {
             Ok(true) => page(
                 app,
                 req,
