@@ -18,6 +18,8 @@
 //!   code); [`qr`] reads the gateway's SVG QR codes back; [`authenticator`] reads
 //!   the set-up and recovery-code pages; [`store`] reads and writes a gateway's
 //!   authenticator rows directly, as someone with database access could.
+//! - [`links`] finds the links in the gateway's mail, reads and ages its
+//!   `link_tokens` rows, and mints login-page confirmation tickets under its key.
 //!
 //! Every process is killed when its handle is dropped, and its log is printed when a
 //! test fails. Nothing here connects anywhere but 127.0.0.1.
@@ -31,6 +33,7 @@ pub mod database;
 mod echo;
 mod gateway;
 pub mod http_stub;
+pub mod links;
 mod process;
 pub mod qr;
 mod raw;
