@@ -1322,3 +1322,44 @@ async fn reset_two_factor_from_the_cli_removes_the_app_and_ends_sessions() {
     );
     assert_eq!(b.get(ACME, "/app").await.status(), 401);
 }
+
+/// Pins a fault found in review: a set-up session left open at sign-in could,
+/// after its user had set up an app in another browser, enrol a second app of the
+/// attacker's and so sign in with the password alone, replacing the user's app.
+#[tokio::test]
+async fn a_set_up_session_left_open_is_worthless_once_the_user_has_an_app() {
+    let s = site("enrol");
+    let mut store = StoreAccess::open(&s.gw).await;
+
+    // Someone with the password stops at the set-up page and keeps it.
+    let attacker = s.gw.browser();
+    let r = attacker.login(ACME, ALICE, PASSWORD, "/").await;
+    assert_eq!(location(&r), ENROL_PATH);
+    let stale = set_up_page(&attacker, ENROL_PATH).await;
+
+    // The owner sets up an app in their own browser.
+    let owner = s.gw.browser();
+    let enrolled = enrol_at_sign_in(&owner, ALICE).await;
+    let app_before = store.authenticator(s.alice).await;
+
+    // The stale session tries to finish with its own secret, then to open the page.
+    room_in_step(ROOM).await;
+    let code = Totp::from_uri(&stale.uri).code(0);
+    let r = post_set_up(&attacker, ENROL_PATH, &stale, &code).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), LOGIN_PATH);
+    assert_signed_out(&attacker, "the stale set-up session").await;
+    let r = attacker.navigate(ACME, ENROL_PATH).await;
+    assert_eq!(location(&r), LOGIN_PATH);
+
+    // The owner's app is untouched and still signs in.
+    assert_eq!(store.authenticator(s.alice).await, app_before);
+    assert_signed_in(&owner, "pwd,authenticator").await;
+    let again = s.gw.browser();
+    let csrf = reach_verify(&again, ALICE).await;
+    room_in_step(ROOM).await;
+    assert_accepted(
+        &submit_app_code(&again, &csrf, &enrolled.app.code(1)).await,
+        "the owner's app",
+    );
+}

@@ -32,6 +32,8 @@ pub enum EnrolOutcome {
     WrongCode,
     /// The form is too old or not this user's: start again.
     Expired,
+    /// The user set up an app meanwhile (in another browser); nothing was saved.
+    AlreadyEnrolled,
 }
 
 /// The result of asking for a fresh proof.

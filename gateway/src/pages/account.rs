@@ -237,6 +237,7 @@ async fn finish(
                 "That code is not right. Check the app's clock, wait for a new code and try again.";
             Err(enrolment_page(app, req, &e, set_up, 200, Some(msg)))
         }
+        Ok(EnrolOutcome::AlreadyEnrolled) => Err(Reply::redirect(303, ACCOUNT_PATH)),
         Ok(EnrolOutcome::Expired) => {
             let e = app.accounts.begin_enrolment(&req.tenant, user);
             let msg = "That set-up expired. Scan this new code and try again.";
@@ -304,6 +305,20 @@ pub async fn enrol_at_sign_in(app: &App, req: &Request<'_>) -> Reply {
         Ok(_) => return Reply::redirect(303, LOGIN_PATH),
         Err(e) => return unavailable(app, req, &e),
     };
+    // Set-up at sign-in exists only for a user with no way to give a second
+    // factor. Once the user has one (set up meanwhile, in another browser), this
+    // half-way session is worth nothing: it must not enrol a second app, which
+    // would sign in with the password alone and replace the user's app.
+    let has_provider = match app.accounts.has_authenticator(user.id).await {
+        Ok(has_app) => has_app || !second_factor::offered(&req.tenant.settings, &user, false).is_empty(),
+        Err(e) => return unavailable(app, req, &e),
+    };
+    if has_provider {
+        if let Err(e) = app.accounts.end_session(&session.key).await {
+            return unavailable(app, req, &e);
+        }
+        return Reply::redirect(303, LOGIN_PATH).with_cookie(cookies::clear(cookies::SESSION, req.secure));
+    }
     match req.method {
         Method::Get | Method::Head => {
             let e = app.accounts.begin_enrolment(&req.tenant, &user);

@@ -21,9 +21,10 @@ pub struct RecoveryStatus {
 }
 
 impl Store {
-    /// Saves an authenticator and a fresh set of recovery codes, replacing any
-    /// earlier ones. `step` is the step of the code that proved the set-up; it
-    /// cannot be used again.
+    /// Saves an authenticator and a fresh set of recovery codes. A user who already
+    /// has one gets [`StoreError::Conflict`]: an app is replaced only by turning the
+    /// old one off first. `step` is the step of the code that proved the set-up;
+    /// it cannot be used again.
     pub async fn save_authenticator(
         &self,
         user_id: i64,
@@ -33,7 +34,6 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.call(move |pool| async move {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM authenticators WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO authenticators (user_id, secret_sealed, last_step, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(user_id)
                 .bind(sealed)
