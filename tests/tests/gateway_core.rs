@@ -1266,3 +1266,89 @@ fn serve_does_not_start_with_a_bad_config_file() {
         );
     }
 }
+
+/// Found in review: an upstream answer could set the gateway's own cookies, which
+/// plants a session id or a known CSRF value in the browser.
+#[tokio::test]
+async fn an_upstream_cannot_set_the_gateways_cookies() {
+    let s = site();
+    let req = RawRequest::get(ACME, "/public/cookies")
+        .header("x-echo-set-cookie", "portcullis_session=planted; Path=/")
+        .header(
+            "x-echo-set-cookie",
+            "__Host-portcullis_csrf=AAAA; Path=/; Secure",
+        )
+        .header("x-echo-set-cookie", "__Secure-Portcullis_Remember=x")
+        .header("x-echo-set-cookie", "app_pref=dark; Path=/");
+    let r = s.gw.raw(&req).await;
+    assert_eq!(r.status, 200);
+    let set: Vec<String> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(set, vec!["app_pref=dark; Path=/".to_owned()]);
+}
+
+/// Found in review: behind a proxy that adds its own `X-Forwarded-For` line, only
+/// the first line was read, so a client's line chose the logged address.
+#[tokio::test]
+async fn several_forwarded_for_lines_from_a_trusted_proxy_are_read_as_one_list() {
+    let s = site_with(|c, acme| c.top("trusted_proxies = [\"127.0.0.1\"]").tenant(acme));
+    let req = RawRequest::get(ACME, "/public/ip")
+        .header("X-Forwarded-For", "6.6.6.6")
+        .header("X-Forwarded-For", "10.0.0.9")
+        .header("X_Forwarded_For", "7.7.7.7")
+        .header("X-Forwarded-Proto", "http")
+        .header("X-Forwarded-Proto", "https");
+    let echo = Echo::from_raw(&s.gw.raw(&req).await);
+    assert_eq!(
+        echo.header("x-forwarded-for"),
+        vec!["6.6.6.6, 10.0.0.9, 127.0.0.1"]
+    );
+    assert!(echo
+        .headers_like("x-forwarded-for")
+        .iter()
+        .all(|(name, _)| name == "x-forwarded-for"));
+    let log =
+        s.gw.log_when(|l| l.contains("/public") || l.contains("route="))
+            .await;
+    assert!(
+        log.contains("client=10.0.0.9"),
+        "the right-most untrusted address is the client:\n{log}"
+    );
+}
+
+/// Headers that name a user for other authentication set-ups, or a path for
+/// servers that route on them, never pass from a client, on any route.
+#[tokio::test]
+async fn well_known_identity_and_path_override_headers_never_reach_the_upstream() {
+    let s = site();
+    let mut req = RawRequest::get(ACME, "/public/x");
+    let spoofs = [
+        "Remote-User",
+        "X-Remote-User",
+        "X_Forwarded_User",
+        "X-Forwarded-Email",
+        "X-Auth-Request-User",
+        "X-WEBAUTH-USER",
+        "X-Original-URL",
+        "X-Rewrite-URL",
+        "X-Forwarded-Prefix",
+        "X-Forwarded-Port",
+        "True-Client-IP",
+    ];
+    for h in spoofs {
+        req = req.header(h, "/admin");
+    }
+    let echo = Echo::from_raw(&s.gw.raw(&req).await);
+    for h in spoofs {
+        assert!(
+            echo.headers_like(h).is_empty(),
+            "{h} reached the upstream: {:?}",
+            echo.headers_like(h)
+        );
+    }
+    assert_eq!(echo.path(), "/public/x");
+}

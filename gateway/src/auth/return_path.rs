@@ -36,6 +36,11 @@ impl ReturnPath {
         if decoded.chars().any(char::is_control) || !is_local_path(&stripped) {
             return None;
         }
+        // Dot and empty segments resolve into other paths in the browser
+        // (`/.//evil` becomes `//evil`): only plain paths return.
+        if !plain_segments(&decoded) {
+            return None;
+        }
         // The gateway's own sign-in and sign-out pages are never a destination.
         if raw.starts_with("/.portcullis/login") || raw.starts_with("/.portcullis/logout") {
             return Some(Self::root());
@@ -46,6 +51,15 @@ impl ReturnPath {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether the path part (before `?` or `#`) has no `.`, `..` or empty segment,
+/// a trailing slash aside.
+fn plain_segments(s: &str) -> bool {
+    let path = s.split(['?', '#']).next().unwrap_or("");
+    let inner = path.strip_prefix('/').unwrap_or(path);
+    let inner = inner.strip_suffix('/').unwrap_or(inner);
+    inner.is_empty() || inner.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
 /// Starts with exactly one `/`, holds no backslash, and only printable ASCII.
@@ -92,6 +106,11 @@ mod tests {
             "",
             "/ spaced",
             "/é",
+            "/.//evil.example",
+            "/..//evil.example",
+            "/a/../..//evil.example",
+            "/%2e/%2e%2e//evil.example",
+            "/a//b",
         ];
         for p in hostile {
             assert_eq!(ReturnPath::parse_or_root(p).as_str(), "/", "{p:?}");

@@ -71,7 +71,12 @@ impl ServeHttp for Echo {
         } else {
             ("application/json", doc.to_string().into_bytes())
         };
-        http::Response::builder()
+        // Tests of response filtering ask for cookies to be set.
+        let mut response = http::Response::builder();
+        for v in req.headers.get_all("x-echo-set-cookie") {
+            response = response.header("set-cookie", v.clone());
+        }
+        response
             .status(200)
             .header("content-type", content_type)
             .header("content-length", body.len())

@@ -551,9 +551,20 @@ impl Validator {
         const RESERVED: &[&str] = &[
             "host",
             "cookie",
+            "set-cookie",
             "content-length",
+            "content-type",
             "transfer-encoding",
             "connection",
+            "keep-alive",
+            "upgrade",
+            "te",
+            "trailer",
+            "expect",
+            "authorization",
+            "proxy-authorization",
+            "forwarded",
+            "x-real-ip",
         ];
         if let Some(r) = forms
             .iter()
@@ -727,12 +738,22 @@ impl Validator {
         default: &str,
     ) -> Result<Duration, ConfigError> {
         let s = v.as_deref().unwrap_or(default);
-        humantime::parse_duration(s).map_err(|e| {
+        let d = humantime::parse_duration(s).map_err(|e| {
             self.err(
                 key,
                 format!("`{s}` is not a duration such as 30s, 5m or 14days ({e})"),
             )
-        })
+        })?;
+        // Zero would switch a protection off in disguise (a lock that ends at once),
+        // and huge values overflow the store's seconds: both are refused.
+        const TEN_YEARS: Duration = Duration::from_secs(10 * 365 * 86_400);
+        if d > TEN_YEARS {
+            return Err(self.err(key, format!("`{s}` is longer than ten years")));
+        }
+        if d.is_zero() && !key.ends_with("grace_period") {
+            return Err(self.err(key, "must be longer than zero"));
+        }
+        Ok(d)
     }
 
     fn layer(&self, key: &str, s: &SettingsSection, is_tenant: bool) -> Result<Layer, ConfigError> {
@@ -909,7 +930,14 @@ impl Validator {
         let public_url = match public_url {
             None => None,
             Some(u) => {
-                self.http_url(&format!("{key}.public_url"), u)?;
+                let k = format!("{key}.public_url");
+                self.http_url(&k, u)?;
+                // Links are built as public_url + path: it must be an origin only.
+                let rest = u.split_once("://").map(|(_, r)| r).unwrap_or("");
+                let authority = rest.trim_end_matches('/');
+                if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+                    return Err(self.err(&k, "must be scheme and host only, e.g. https://app.example.com"));
+                }
                 Some(u.trim_end_matches('/').to_owned())
             }
         };
@@ -960,6 +988,9 @@ impl Validator {
                 format!("write it normalised: `{}`", prefix.as_str()),
             ));
         }
+        if r.path.contains(['?', '#']) {
+            return Err(self.err(&format!("{key}.path"), "a route path has no query or fragment"));
+        }
         if prefix.as_str().starts_with("/.portcullis") {
             return Err(self.err(
                 &format!("{key}.path"),
@@ -1009,6 +1040,9 @@ impl Validator {
             .ok()
             .and_then(|mut a| a.next())
             .ok_or_else(|| self.err(key, format!("cannot resolve `{u}`")))?;
+        if addr.port() == 0 || addr.ip().is_unspecified() {
+            return Err(self.err(key, format!("`{u}` is not an address an upstream can listen on")));
+        }
         let sni = with_port
             .rsplit_once(':')
             .map(|(h, _)| h)
@@ -1118,6 +1152,30 @@ mod tests {
         assert!(!same_header("x-auth-users", "x-auth-user"));
         assert!(!same_header("x-auth-usr", "x-auth-user"));
         assert_eq!(header_compare_form("X_Auth_User"), "x-auth-user");
+    }
+
+    #[test]
+    fn values_that_would_switch_a_protection_off_are_refused() {
+        let cases = [
+            ("[host.settings.lockout]\nduration = \"0s\"\n", "host.settings.lockout.duration"),
+            ("[host.settings.lockout]\nduration = \"500000000000years\"\n", "host.settings.lockout.duration"),
+            ("[host.settings.code]\nlifetime = \"0s\"\n", "host.settings.code.lifetime"),
+            ("[session]\nidle_timeout = \"0s\"\n", "session.idle_timeout"),
+            ("[identity_headers]\nuser = \"Set-Cookie\"\n", "identity_headers"),
+        ];
+        for (text, key) in cases {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.key, key, "{text}");
+        }
+        let bad_route = MINIMAL.replace("upstreams", "path = \"/a?b\"\nupstreams");
+        assert_eq!(parse(&bad_route).unwrap_err().key, "tenants[0].routes[0].path");
+        let port_zero = MINIMAL.replace("127.0.0.1:9000", "127.0.0.1:0");
+        assert_eq!(parse(&port_zero).unwrap_err().key, "tenants[0].routes[0].upstreams[0]");
+        for url in ["https://", "https://a.test/path", "https://u:p@a.test", "https://a.test?x"] {
+            let text = MINIMAL.replace("hostnames", &format!("public_url = \"{url}\"\nhostnames"));
+            assert_eq!(parse(&text).unwrap_err().key, "tenants[0].public_url", "{url}");
+        }
+        assert!(parse(&MINIMAL.replace("hostnames", "public_url = \"https://a.test/\"\nhostnames")).is_ok());
     }
 
     #[test]

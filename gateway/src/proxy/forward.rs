@@ -4,19 +4,50 @@
 use crate::auth::session::Session;
 use crate::config::{same_header, Config};
 use crate::pages::cookies::is_gateway_cookie;
-use pingora::http::RequestHeader;
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use std::net::IpAddr;
 
-/// Headers a client may use to claim an address or scheme; dropped unless the
-/// client is a trusted proxy.
+/// Headers a client may use to claim an address, scheme, host or path prefix;
+/// dropped unless the client is a trusted proxy (and then only in their exact
+/// spelling: `X_Forwarded_For` goes even from a trusted proxy).
 const FORWARDING: &[&str] = &[
     "forwarded",
     "x-real-ip",
     "x-forwarded-for",
     "x-forwarded-proto",
     "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-forwarded-scheme",
+    "x-forwarded-ssl",
+    "x-url-scheme",
+    "front-end-https",
+    "x-client-ip",
+    "true-client-ip",
+    "x-cluster-client-ip",
 ];
+
+/// Identity headers that common apps and authentication proxies read, removed
+/// from every request whatever names are configured: an app set up to trust one
+/// of them must never receive a client's.
+const WELL_KNOWN_IDENTITY: &[&str] = &[
+    "remote-user",
+    "x-remote-user",
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-preferred-username",
+    "x-forwarded-groups",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+    "x-webauth-user",
+];
+
+/// Headers some servers (IIS, Symfony) route on instead of the request line:
+/// the upstream must see the path the policy saw, so they never pass.
+const PATH_OVERRIDES: &[&str] = &["x-original-url", "x-rewrite-url"];
 
 /// Rewrites the upstream request in place. `peer` is the address that connected
 /// to the gateway; `trusted` whether it is a configured trusted proxy.
@@ -46,7 +77,8 @@ pub fn prepare(
         .filter(|n| {
             let n = n.as_str();
             identity.iter().any(|h| same_header(n, h.as_str()))
-                || (!trusted && FORWARDING.iter().any(|f| same_header(n, f)))
+                || WELL_KNOWN_IDENTITY.iter().chain(PATH_OVERRIDES).any(|h| same_header(n, h))
+                || FORWARDING.iter().any(|f| same_header(n, f) && (!trusted || n != *f))
         })
         .cloned()
         .collect();
@@ -58,11 +90,8 @@ pub fn prepare(
 
     // Forwarding headers: a trusted proxy's are extended, anyone else's were removed.
     if let Some(ip) = peer {
-        let xff = match req
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        {
+        // A chain of proxies may send several lines; together they are one list.
+        let xff = match joined(req, "x-forwarded-for") {
             Some(prior) if trusted => format!("{prior}, {ip}"),
             _ => ip.to_string(),
         };
@@ -112,6 +141,42 @@ fn strip_gateway_cookies(req: &mut RequestHeader) -> Result<()> {
         req.insert_header("cookie", kept.join("; "))?;
     }
     Ok(())
+}
+
+/// Removes `Set-Cookie` lines that would set one of the gateway's cookies.
+pub fn strip_gateway_set_cookies(resp: &mut ResponseHeader) -> Result<()> {
+    let name_of = |v: &http::HeaderValue| {
+        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+        let name = v.split(['=', ';']).next().unwrap_or("").trim().to_owned();
+        (v, name)
+    };
+    let all: Vec<(String, String)> = resp.headers.get_all("set-cookie").iter().map(name_of).collect();
+    if !all.iter().any(|(_, name)| is_gateway_cookie(name)) {
+        return Ok(());
+    }
+    while resp.remove_header("set-cookie").is_some() {}
+    for (value, name) in all {
+        if !is_gateway_cookie(&name) {
+            resp.append_header("set-cookie", value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every line of a header, joined with `, ` as RFC 9110 §5.3 reads repeated fields.
+pub fn joined(req: &RequestHeader, name: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    for v in req.headers.get_all(name) {
+        let v = String::from_utf8_lossy(v.as_bytes());
+        match &mut out {
+            Some(o) => {
+                o.push_str(", ");
+                o.push_str(&v);
+            }
+            None => out = Some(v.into_owned()),
+        }
+    }
+    out
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the

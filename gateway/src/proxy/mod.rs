@@ -16,6 +16,7 @@ use crate::pages::{self, cookies, Form, Method, Reply, Request, MAX_FORM_BYTES, 
 use crate::tenancy::{normalise_host, NormalPath, RoutePolicy, Tenant, Upstream};
 use async_trait::async_trait;
 use bytes::BytesMut;
+use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use std::net::IpAddr;
@@ -76,11 +77,12 @@ impl ProxyHttp for Gateway {
 
         // Who is asking, and over what.
         ctx.peer = s.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
-        let xff = header_str(s, "x-forwarded-for");
+        let xff = forward::joined(s.req_header(), "x-forwarded-for");
         (ctx.client, ctx.trusted_peer) = forward::client_ip(ctx.peer, xff.as_deref(), &config);
         let tls = s.digest().is_some_and(|d| d.ssl_digest.is_some());
-        let proto_https =
-            header_str(s, "x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        // With several lines, the last was written by the nearest (trusted) proxy.
+        let proto_https = forward::joined(s.req_header(), "x-forwarded-proto")
+            .is_some_and(|p| p.rsplit(',').next().is_some_and(|l| l.trim().eq_ignore_ascii_case("https")));
         ctx.secure = tls || (ctx.trusted_peer && proto_https);
 
         // Tenant, from the authority (HTTP/2) or the Host header.
@@ -226,6 +228,12 @@ impl ProxyHttp for Gateway {
             &ctx.host,
             user,
         )
+    }
+
+    /// Runs on every proxied response: an upstream may not set the gateway's own
+    /// cookies (that would plant a session or CSRF value in the browser).
+    async fn response_filter(&self, _s: &mut Session, resp: &mut ResponseHeader, _ctx: &mut Ctx) -> Result<()> {
+        forward::strip_gateway_set_cookies(resp)
     }
 
     async fn fail_to_proxy(&self, s: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
