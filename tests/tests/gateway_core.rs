@@ -1352,3 +1352,56 @@ async fn well_known_identity_and_path_override_headers_never_reach_the_upstream(
     }
     assert_eq!(echo.path(), "/public/x");
 }
+
+/// The account page's "sign out other browsers" keeps this one; "sign out
+/// everywhere" ends this one too (SPEC 6).
+#[tokio::test]
+async fn signing_out_other_browsers_and_everywhere_from_the_account_page() {
+    let s = site();
+    let (a, b) = (s.gw.browser(), s.gw.browser());
+    a.sign_in(ACME, ALICE, PASSWORD).await;
+    b.sign_in(ACME, ALICE, PASSWORD).await;
+    assert_eq!(b.get(ACME, "/app").await.status(), 200);
+
+    let csrf = a.csrf(ACME, "/.portcullis/account").await;
+    let r = a
+        .post_form(
+            ACME,
+            "/.portcullis/account/sign-out-others",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/.portcullis/account?done=others-signed-out");
+    assert_eq!(
+        a.get(ACME, "/app").await.status(),
+        200,
+        "this browser stays signed in"
+    );
+    assert_eq!(
+        b.get(ACME, "/app").await.status(),
+        401,
+        "the other browser is signed out"
+    );
+
+    // Without a CSRF token nothing happens.
+    let r = a
+        .post_form(ACME, "/.portcullis/account/sign-out-everywhere", &[])
+        .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(a.get(ACME, "/app").await.status(), 200);
+
+    let r = a
+        .post_form(
+            ACME,
+            "/.portcullis/account/sign-out-everywhere",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        a.get(ACME, "/app").await.status(),
+        401,
+        "sign out everywhere ends this browser too"
+    );
+}

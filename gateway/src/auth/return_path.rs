@@ -59,7 +59,10 @@ fn plain_segments(s: &str) -> bool {
     let path = s.split(['?', '#']).next().unwrap_or("");
     let inner = path.strip_prefix('/').unwrap_or(path);
     let inner = inner.strip_suffix('/').unwrap_or(inner);
-    inner.is_empty() || inner.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+    inner.is_empty()
+        || inner
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
 /// Starts with exactly one `/`, holds no backslash, and only printable ASCII.

@@ -936,7 +936,10 @@ impl Validator {
                 let rest = u.split_once("://").map(|(_, r)| r).unwrap_or("");
                 let authority = rest.trim_end_matches('/');
                 if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-                    return Err(self.err(&k, "must be scheme and host only, e.g. https://app.example.com"));
+                    return Err(self.err(
+                        &k,
+                        "must be scheme and host only, e.g. https://app.example.com",
+                    ));
                 }
                 Some(u.trim_end_matches('/').to_owned())
             }
@@ -989,7 +992,10 @@ impl Validator {
             ));
         }
         if r.path.contains(['?', '#']) {
-            return Err(self.err(&format!("{key}.path"), "a route path has no query or fragment"));
+            return Err(self.err(
+                &format!("{key}.path"),
+                "a route path has no query or fragment",
+            ));
         }
         if prefix.as_str().starts_with("/.portcullis") {
             return Err(self.err(
@@ -1041,7 +1047,10 @@ impl Validator {
             .and_then(|mut a| a.next())
             .ok_or_else(|| self.err(key, format!("cannot resolve `{u}`")))?;
         if addr.port() == 0 || addr.ip().is_unspecified() {
-            return Err(self.err(key, format!("`{u}` is not an address an upstream can listen on")));
+            return Err(self.err(
+                key,
+                format!("`{u}` is not an address an upstream can listen on"),
+            ));
         }
         let sni = with_port
             .rsplit_once(':')
@@ -1157,25 +1166,55 @@ mod tests {
     #[test]
     fn values_that_would_switch_a_protection_off_are_refused() {
         let cases = [
-            ("[host.settings.lockout]\nduration = \"0s\"\n", "host.settings.lockout.duration"),
-            ("[host.settings.lockout]\nduration = \"500000000000years\"\n", "host.settings.lockout.duration"),
-            ("[host.settings.code]\nlifetime = \"0s\"\n", "host.settings.code.lifetime"),
+            (
+                "[host.settings.lockout]\nduration = \"0s\"\n",
+                "host.settings.lockout.duration",
+            ),
+            (
+                "[host.settings.lockout]\nduration = \"500000000000years\"\n",
+                "host.settings.lockout.duration",
+            ),
+            (
+                "[host.settings.code]\nlifetime = \"0s\"\n",
+                "host.settings.code.lifetime",
+            ),
             ("[session]\nidle_timeout = \"0s\"\n", "session.idle_timeout"),
-            ("[identity_headers]\nuser = \"Set-Cookie\"\n", "identity_headers"),
+            (
+                "[identity_headers]\nuser = \"Set-Cookie\"\n",
+                "identity_headers",
+            ),
         ];
         for (text, key) in cases {
             let e = parse(text).unwrap_err();
             assert_eq!(e.key, key, "{text}");
         }
         let bad_route = MINIMAL.replace("upstreams", "path = \"/a?b\"\nupstreams");
-        assert_eq!(parse(&bad_route).unwrap_err().key, "tenants[0].routes[0].path");
+        assert_eq!(
+            parse(&bad_route).unwrap_err().key,
+            "tenants[0].routes[0].path"
+        );
         let port_zero = MINIMAL.replace("127.0.0.1:9000", "127.0.0.1:0");
-        assert_eq!(parse(&port_zero).unwrap_err().key, "tenants[0].routes[0].upstreams[0]");
-        for url in ["https://", "https://a.test/path", "https://u:p@a.test", "https://a.test?x"] {
+        assert_eq!(
+            parse(&port_zero).unwrap_err().key,
+            "tenants[0].routes[0].upstreams[0]"
+        );
+        for url in [
+            "https://",
+            "https://a.test/path",
+            "https://u:p@a.test",
+            "https://a.test?x",
+        ] {
             let text = MINIMAL.replace("hostnames", &format!("public_url = \"{url}\"\nhostnames"));
-            assert_eq!(parse(&text).unwrap_err().key, "tenants[0].public_url", "{url}");
+            assert_eq!(
+                parse(&text).unwrap_err().key,
+                "tenants[0].public_url",
+                "{url}"
+            );
         }
-        assert!(parse(&MINIMAL.replace("hostnames", "public_url = \"https://a.test/\"\nhostnames")).is_ok());
+        assert!(parse(
+            &MINIMAL.replace("hostnames", "public_url = \"https://a.test/\"\nhostnames")
+        )
+        .is_ok());
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub async fn overview(app: &App, req: &Request<'_>) -> Reply {
                 "confirm_email": super::ACCOUNT_CONFIRM_EMAIL_PATH,
                 "confirm_phone": super::ACCOUNT_CONFIRM_PHONE_PATH,
                 "change_password": super::CHANGE_PASSWORD_PATH,
+                "sign_out_others": super::SIGN_OUT_OTHERS_PATH,
+                "sign_out_everywhere": super::SIGN_OUT_EVERYWHERE_PATH,
                 "enable_authenticator": AUTHENTICATOR_PATH,
                 "disable_authenticator": DISABLE_PATH,
                 "view_recovery": RECOVERY_PATH,
@@ -136,6 +138,9 @@ fn done_message(done: &str) -> Option<&'static str> {
         "email-too-soon" => Some("A confirmation link was sent a moment ago. Check your inbox."),
         "phone-confirmed" => Some("Your phone number is confirmed."),
         "password-changed" => Some("Your password is changed. Other browsers are signed out."),
+        "others-signed-out" => {
+            Some("Every other browser is signed out, and no browser skips the code any more.")
+        }
         _ => None,
     }
 }
@@ -310,14 +315,17 @@ pub async fn enrol_at_sign_in(app: &App, req: &Request<'_>) -> Reply {
     // half-way session is worth nothing: it must not enrol a second app, which
     // would sign in with the password alone and replace the user's app.
     let has_provider = match app.accounts.has_authenticator(user.id).await {
-        Ok(has_app) => has_app || !second_factor::offered(&req.tenant.settings, &user, false).is_empty(),
+        Ok(has_app) => {
+            has_app || !second_factor::offered(&req.tenant.settings, &user, false).is_empty()
+        }
         Err(e) => return unavailable(app, req, &e),
     };
     if has_provider {
         if let Err(e) = app.accounts.end_session(&session.key).await {
             return unavailable(app, req, &e);
         }
-        return Reply::redirect(303, LOGIN_PATH).with_cookie(cookies::clear(cookies::SESSION, req.secure));
+        return Reply::redirect(303, LOGIN_PATH)
+            .with_cookie(cookies::clear(cookies::SESSION, req.secure));
     }
     match req.method {
         Method::Get | Method::Head => {
@@ -477,5 +485,38 @@ pub async fn sensitive(app: &App, req: &Request<'_>) -> Reply {
             "Method not allowed",
             "Use the form.",
         ),
+    }
+}
+
+/// "Sign out other browsers" (keeps this one) and "sign out everywhere": both
+/// rotate the security stamp, so remembered browsers are forgotten too.
+pub async fn sign_out_elsewhere(app: &App, req: &Request<'_>) -> Reply {
+    if req.method != Method::Post {
+        return Reply::redirect(303, ACCOUNT_PATH);
+    }
+    let (session, user) = match signed_in(app, req).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !csrf_ok(app, req) {
+        return csrf_refused(app, req);
+    }
+    let everywhere = req.path == super::SIGN_OUT_EVERYWHERE_PATH;
+    let keep = (!everywhere).then_some(session.key);
+    if let Err(e) = app.accounts.store.rotate_stamp(user.id, keep).await {
+        return unavailable(app, req, &e);
+    }
+    app.accounts.sessions.remove_user(user.id);
+    tracing::info!(target: crate::auth::signin::AUDIT_TARGET, tenant = %req.tenant.name, user = %user.username, everywhere, "signed out elsewhere");
+    if everywhere {
+        render(
+            app,
+            200,
+            "signed_out.html",
+            json!({ "tenant_name": req.tenant.display_name, "login_url": LOGIN_PATH }),
+        )
+        .with_cookie(cookies::clear(cookies::SESSION, req.secure))
+    } else {
+        Reply::redirect(303, &format!("{ACCOUNT_PATH}?done=others-signed-out"))
     }
 }

@@ -37,6 +37,8 @@ pub const RESEND_CONFIRMATION_PATH: &str = "/.portcullis/confirm-email/resend";
 pub const ACCOUNT_CONFIRM_EMAIL_PATH: &str = "/.portcullis/account/confirm-email";
 pub const ACCOUNT_CONFIRM_PHONE_PATH: &str = "/.portcullis/account/confirm-phone";
 pub const CHANGE_PASSWORD_PATH: &str = "/.portcullis/account/password";
+pub const SIGN_OUT_OTHERS_PATH: &str = "/.portcullis/account/sign-out-others";
+pub const SIGN_OUT_EVERYWHERE_PATH: &str = "/.portcullis/account/sign-out-everywhere";
 
 /// Largest form body accepted, in bytes.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -134,6 +136,9 @@ pub async fn handle(app: &App, req: &Request<'_>) -> Reply {
         (ACCOUNT_CONFIRM_EMAIL_PATH, _) => credentials::send_email_confirmation(app, req).await,
         (ACCOUNT_CONFIRM_PHONE_PATH, _) => credentials::confirm_phone(app, req).await,
         (CHANGE_PASSWORD_PATH, _) => credentials::change_password(app, req).await,
+        (SIGN_OUT_OTHERS_PATH | SIGN_OUT_EVERYWHERE_PATH, _) => {
+            account::sign_out_elsewhere(app, req).await
+        }
         _ => error_page(
             app,
             Some(&req.tenant),

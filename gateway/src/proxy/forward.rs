@@ -77,8 +77,13 @@ pub fn prepare(
         .filter(|n| {
             let n = n.as_str();
             identity.iter().any(|h| same_header(n, h.as_str()))
-                || WELL_KNOWN_IDENTITY.iter().chain(PATH_OVERRIDES).any(|h| same_header(n, h))
-                || FORWARDING.iter().any(|f| same_header(n, f) && (!trusted || n != *f))
+                || WELL_KNOWN_IDENTITY
+                    .iter()
+                    .chain(PATH_OVERRIDES)
+                    .any(|h| same_header(n, h))
+                || FORWARDING
+                    .iter()
+                    .any(|f| same_header(n, f) && (!trusted || n != *f))
         })
         .cloned()
         .collect();
@@ -150,7 +155,12 @@ pub fn strip_gateway_set_cookies(resp: &mut ResponseHeader) -> Result<()> {
         let name = v.split(['=', ';']).next().unwrap_or("").trim().to_owned();
         (v, name)
     };
-    let all: Vec<(String, String)> = resp.headers.get_all("set-cookie").iter().map(name_of).collect();
+    let all: Vec<(String, String)> = resp
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(name_of)
+        .collect();
     if !all.iter().any(|(_, name)| is_gateway_cookie(name)) {
         return Ok(());
     }

@@ -81,8 +81,11 @@ impl ProxyHttp for Gateway {
         (ctx.client, ctx.trusted_peer) = forward::client_ip(ctx.peer, xff.as_deref(), &config);
         let tls = s.digest().is_some_and(|d| d.ssl_digest.is_some());
         // With several lines, the last was written by the nearest (trusted) proxy.
-        let proto_https = forward::joined(s.req_header(), "x-forwarded-proto")
-            .is_some_and(|p| p.rsplit(',').next().is_some_and(|l| l.trim().eq_ignore_ascii_case("https")));
+        let proto_https = forward::joined(s.req_header(), "x-forwarded-proto").is_some_and(|p| {
+            p.rsplit(',')
+                .next()
+                .is_some_and(|l| l.trim().eq_ignore_ascii_case("https"))
+        });
         ctx.secure = tls || (ctx.trusted_peer && proto_https);
 
         // Tenant, from the authority (HTTP/2) or the Host header.
@@ -232,7 +235,12 @@ impl ProxyHttp for Gateway {
 
     /// Runs on every proxied response: an upstream may not set the gateway's own
     /// cookies (that would plant a session or CSRF value in the browser).
-    async fn response_filter(&self, _s: &mut Session, resp: &mut ResponseHeader, _ctx: &mut Ctx) -> Result<()> {
+    async fn response_filter(
+        &self,
+        _s: &mut Session,
+        resp: &mut ResponseHeader,
+        _ctx: &mut Ctx,
+    ) -> Result<()> {
         forward::strip_gateway_set_cookies(resp)
     }
 

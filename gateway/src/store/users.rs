@@ -168,6 +168,26 @@ impl Store {
         .await
     }
 
+    /// Rotates the security stamp: every session of the user but `keep` ends, and
+    /// every remembered browser is forgotten.
+    pub async fn rotate_stamp(&self, id: i64, keep: Option<SessionKey>) -> Result<(), StoreError> {
+        self.call(move |pool| async move {
+            let mut tx = pool.begin().await?;
+            let stamp = new_stamp();
+            let done = sqlx::query("UPDATE users SET security_stamp = $1 WHERE id = $2")
+                .bind(stamp.clone())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(sqlx::Error::RowNotFound);
+            }
+            super::sessions::end_sessions_except(&mut tx, id, keep, &stamp).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
     /// Activates or deactivates a user; deactivation rotates the stamp and ends sessions.
     pub async fn set_active(&self, id: i64, active: bool) -> Result<(), StoreError> {
         self.call(move |pool| async move {
