@@ -44,7 +44,11 @@ pub fn flush() {
 fn install(format: LogFormat, writer: Option<tracing_appender::non_blocking::NonBlocking>) {
     let filter = EnvFilter::try_from_env("PORTCULLIS_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,pingora_core=warn,pingora_proxy=warn,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour codes only for a person at a terminal, never into files or journald.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     let _ = match (format, writer) {
         (LogFormat::Human, Some(w)) => builder.with_writer(w).try_init(),
         (LogFormat::Json, Some(w)) => builder.json().flatten_event(true).with_writer(w).try_init(),

@@ -95,6 +95,16 @@ fn spawn_background(app: Arc<App>) {
             let _ = follower.accounts.follow_revocations(&mut last).await;
         }
     });
+    let grace = app.config().server.grace_period;
+    store::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        // Pingora acts on SIGTERM itself; this only says so in the log.
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            if term.recv().await.is_some() {
+                tracing::info!(grace = ?grace, "SIGTERM: no new connections; finishing in-flight requests, then exiting");
+            }
+        }
+    });
     store::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
         let Ok(mut hup) = signal(SignalKind::hangup()) else {

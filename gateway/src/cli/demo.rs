@@ -1,6 +1,6 @@
 //! `portcullis demo`: the gateway, an echo upstream, a `localhost` tenant and a
-//! demo user, with nothing to set up. State lives in a temporary directory and
-//! is gone when the demo stops.
+//! demo user, with nothing to set up. State lives in `data/demo/`, reset at
+//! every start.
 
 use crate::app::App;
 use crate::auth::password::{Hasher, Password};
@@ -13,17 +13,26 @@ use rand::Rng;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
+/// Where the demo keeps its settings, database and key.
+const DEMO_DIR: &str = "data/demo";
+
 pub fn run(listen: &str) -> anyhow::Result<()> {
     let addr: SocketAddr = listen
         .parse()
         .map_err(|_| anyhow!("--listen wants an address and port, e.g. 127.0.0.1:8080"))?;
-    let dir = tempfile::Builder::new()
-        .prefix("portcullis-demo-")
-        .tempdir()
-        .context("cannot create a temporary directory")?;
+    // Pingora ends the process without running destructors, so a temporary
+    // directory would outlive the demo: a fixed one, reset at every start, does not pile up.
+    let dir = std::path::PathBuf::from(DEMO_DIR);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot reset {DEMO_DIR}"))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {DEMO_DIR}"))?;
+    let dir = dir
+        .canonicalize()
+        .context("cannot resolve the demo directory")?;
     let upstream = free_loopback_port()?;
-    let config_path = dir.path().join("portcullis.toml");
-    std::fs::write(&config_path, demo_config(addr, upstream, dir.path()))?;
+    let config_path = dir.join("portcullis.toml");
+    std::fs::write(&config_path, demo_config(addr, upstream, &dir))?;
     let config = Config::load(&config_path).map_err(|e| anyhow!(e))?;
     logging::init_server(config.server.log_format);
     server::announce(&config);
@@ -58,11 +67,10 @@ pub fn run(listen: &str) -> anyhow::Result<()> {
     } else {
         addr.to_string()
     };
-    println!("login: http://{shown}/.portcullis/login");
-    println!("user: demo");
-    println!("password: {password}");
-    println!("(codes are written to this log; the upstream app is at http://{shown}/, /public/ needs no sign-in)");
-    let _keep = dir;
+    out!("login: http://{shown}/.portcullis/login");
+    out!("user: demo");
+    out!("password: {password}");
+    out!("(codes are written to this log; the upstream app is at http://{shown}/, /public/ needs no sign-in)");
     server.run_forever();
 }
 

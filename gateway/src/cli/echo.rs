@@ -94,10 +94,21 @@ fn page(doc: &serde_json::Value) -> String {
             .replace('"', "&quot;")
     };
     let headers = doc["headers"].as_object().cloned().unwrap_or_default();
-    let user = headers
-        .get("x-auth-user")
-        .and_then(|v| v.as_str())
-        .unwrap_or("(nobody)");
+    let signed_in = headers.get("x-auth-user").and_then(|v| v.as_str());
+    let user = signed_in.unwrap_or("there");
+    let (explain, action) = match signed_in {
+        Some(_) => (
+            "The highlighted <code>x-auth-*</code> headers were set by the gateway; \
+             a client cannot forge them.",
+            "<a href=\"/.portcullis/account\">Your account</a> \
+             <a href=\"/.portcullis/logout\">Sign out</a>",
+        ),
+        None => (
+            "This route needs no sign-in, so the gateway sent no <code>x-auth-*</code> \
+             headers (and removed any a client sent).",
+            "<a href=\"/.portcullis/login\">Sign in</a>",
+        ),
+    };
     let mut rows = String::new();
     for (k, v) in &headers {
         let v = v
@@ -121,12 +132,10 @@ fn page(doc: &serde_json::Value) -> String {
          <title>Echo upstream</title><style>{STYLE}</style></head>\
          <body><main><p class=\"eyebrow\">Upstream application</p>\
          <h1>Hello, {user}</h1><p>This page is the demo's upstream app. It shows the request \
-         it received from Portcullis: <code>{method} {path}</code>. The highlighted \
-         <code>x-auth-*</code> headers were set by the gateway; a client cannot forge them.</p>\
+         it received from Portcullis: <code>{method} {path}</code>. {explain}</p>\
          <table><thead><tr><th scope=\"col\">Header</th><th scope=\"col\">Value</th></tr></thead>\
          <tbody>{rows}</tbody></table>\
-         <p class=\"actions\"><a href=\"/.portcullis/account\">Your account</a> \
-         <a href=\"/.portcullis/logout\">Sign out</a></p></main></body></html>",
+         <p class=\"actions\">{action}</p></main></body></html>",
         user = esc(user),
         method = esc(doc["method"].as_str().unwrap_or("")),
         path = esc(doc["path"].as_str().unwrap_or("")),

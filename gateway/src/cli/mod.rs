@@ -1,6 +1,15 @@
 //! The `portcullis` command line. `anyhow` lives here only; the library returns
 //! typed errors.
 
+/// Prints a line of command output. Unlike `println!`, a closed pipe (`| head`)
+/// ends the output quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod demo;
 pub mod echo;
 mod user;
@@ -116,7 +125,13 @@ fn run(command: Command) -> anyhow::Result<()> {
                 let s = store::Store::open(&config.database).await?;
                 s.migrate().await
             })?;
-            println!("migrations applied");
+            let db = &config.database.url.0;
+            let shown = if db.starts_with("sqlite:") {
+                db.as_str()
+            } else {
+                "the PostgreSQL database"
+            };
+            out!("migrations applied to {shown}");
             Ok(())
         }
         Command::Config(ConfigCommand::Check(c)) => {
@@ -124,11 +139,22 @@ fn run(command: Command) -> anyhow::Result<()> {
             let tenants = config.tenants.iter().count() - 1;
             let count = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
             let listeners = count(config.listeners.len(), "listener");
-            println!(
+            out!(
                 "{}: ok ({}, {listeners})",
                 c.config.display(),
                 count(tenants, "tenant")
             );
+            // Valid, but perhaps not what was meant: a tenant asking for what the host forbids.
+            for t in config.tenants.iter().filter(|t| !t.name.is_host()) {
+                let (_, lines) =
+                    crate::policy::settings::explain(&config.host_layer, Some(&t.layer));
+                for l in lines
+                    .iter()
+                    .filter(|l| l.source == crate::policy::settings::Source::HostForbids)
+                {
+                    out!("note: tenant `{}` turns {} on, but the host does not allow it, so it is off", t.name, l.key);
+                }
+            }
             Ok(())
         }
         Command::Config(ConfigCommand::Show { config, tenant }) => show(&config, &tenant),
@@ -149,13 +175,16 @@ fn run(command: Command) -> anyhow::Result<()> {
                 s.list_audit(tenant.as_deref(), login.as_ref().map(|l| l.as_str()), limit)
                     .await
             })?;
-            println!(
-                "{:<20} {:<12} {:<24} {:<20} client",
-                "time (UTC)", "tenant", "login", "result"
+            out!(
+                "{:<20} {:<12} {:<24} {:<24} client",
+                "time (UTC)",
+                "tenant",
+                "login",
+                "result"
             );
             for r in rows {
-                println!(
-                    "{:<20} {:<12} {:<24} {:<20} {}",
+                out!(
+                    "{:<20} {:<12} {:<24} {:<24} {}",
                     utc(r.at),
                     r.tenant,
                     r.login,
@@ -204,9 +233,10 @@ fn show(c: &ConfigArg, tenant: &str) -> anyhow::Result<()> {
         .tenants
         .by_name(tenant)
         .ok_or_else(|| anyhow!("no tenant `{tenant}` in {}", c.config.display()))?;
-    println!(
+    out!(
         "effective settings for tenant `{}` ({})",
-        t.name, t.display_name
+        t.name,
+        t.display_name
     );
     let tenant_layer = if t.name.is_host() {
         None
@@ -215,7 +245,7 @@ fn show(c: &ConfigArg, tenant: &str) -> anyhow::Result<()> {
     };
     let (_, lines) = crate::policy::settings::explain(&config.host_layer, tenant_layer);
     for l in lines {
-        println!("  {:<42} {:<10} from {}", l.key, l.value, l.source);
+        out!("  {:<42} {:<10} from {}", l.key, l.value, l.source);
     }
     Ok(())
 }

@@ -132,7 +132,7 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
                         two_factor_enabled: true,
                     })
                     .await?;
-                println!("added user {name} (id {id}) to tenant {}", tenant.name);
+                out!("added user {name} (id {id}) to tenant {}", tenant.name);
                 if send_confirmation {
                     crate::logging::init(config.server.log_format);
                     let user = store
@@ -145,8 +145,11 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
                     )
                     .await?;
                     match sent {
+                        crate::auth::links::Sent::Sent { to } if notifier.email.is_log_mode() => {
+                            out!("email.mode is `log`: the confirmation link for {to} is in the log above, not sent")
+                        }
                         crate::auth::links::Sent::Sent { to } => {
-                            println!("sent a confirmation link to {to}")
+                            out!("sent a confirmation link to {to}")
                         }
                         other => bail!(
                             "could not send a confirmation link ({other:?}); see the log above"
@@ -165,21 +168,36 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
                     .list_users(tenant.name.as_str())
                     .await
             })?;
-            println!(
-                "{:<6} {:<24} {:<32} {:<8} two-factor",
-                "id", "username", "email", "active"
+            if users.is_empty() {
+                out!("no users in tenant `{}`", tenant.name);
+                return Ok(());
+            }
+            out!(
+                "{:<6} {:<24} {:<34} {:<18} {:<7} two-factor",
+                "id",
+                "username",
+                "email",
+                "phone",
+                "active"
             );
+            // A `*` marks an address not confirmed yet: no code is sent to it.
+            let shown = |v: &Option<String>, confirmed: bool| match v {
+                Some(v) if confirmed => v.clone(),
+                Some(v) => format!("{v} *"),
+                None => "-".to_owned(),
+            };
             for u in users {
-                let email = u.email.as_deref().unwrap_or("-");
-                println!(
-                    "{:<6} {:<24} {:<32} {:<8} {}",
+                out!(
+                    "{:<6} {:<24} {:<34} {:<18} {:<7} {}",
                     u.id,
                     u.username,
-                    email,
+                    shown(&u.email, u.email_confirmed),
+                    shown(&u.phone, u.phone_confirmed),
                     yes(u.active),
                     yes(u.two_factor_enabled)
                 );
             }
+            out!("(* = not confirmed)");
             Ok(())
         }
         UserCommand::SetPassword {
@@ -353,7 +371,7 @@ where
             .find_user(tenant.name.as_str(), name)
             .await?
             .ok_or_else(|| anyhow!("no user `{name}` in tenant `{}`", tenant.name))?;
-        println!("{}", f(store, user).await?);
+        out!("{}", f(store, user).await?);
         Ok(())
     })
 }

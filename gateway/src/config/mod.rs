@@ -269,16 +269,18 @@ impl Config {
         for (name, raw) in env {
             apply_env_override(&mut value, name, raw).map_err(|reason| err(&file, name, reason))?;
         }
-        let parsed: FileConfig = serde_path_to_error::deserialize(value).map_err(|e| {
-            let key = e.path().to_string();
-            err(
-                &file,
-                if key == "." { "" } else { &key },
-                e.into_inner().to_string(),
-            )
-        })?;
+        let parsed: Result<FileConfig, ConfigError> = serde_path_to_error::deserialize(value)
+            .map_err(|e| {
+                let key = e.path().to_string();
+                err(
+                    &file,
+                    if key == "." { "" } else { &key },
+                    e.into_inner().to_string(),
+                )
+            });
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Validator { file, base }.config(parsed, path)
+        let result = parsed.and_then(|parsed| Validator { file, base }.config(parsed, path));
+        result.map_err(|e| blame_environment(e, env))
     }
 }
 
@@ -296,6 +298,41 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&b| b == b'\n')
         .count()
         + 1
+}
+
+/// A bad value that came from an environment override says so, so nobody looks
+/// for it in the file.
+fn blame_environment(mut e: ConfigError, env: &[(String, String)]) -> ConfigError {
+    let culprit = env.iter().map(|(name, _)| name).find(|name| {
+        env_key_path(name)
+            .is_some_and(|path| e.key == path || e.key.starts_with(&format!("{path}.")))
+    });
+    if let Some(name) = culprit {
+        e.reason = format!(
+            "{} (the value comes from the environment variable {name})",
+            e.reason
+        );
+    }
+    e
+}
+
+/// `PORTCULLIS_TENANTS__0__DISPLAY_NAME` as the key path errors use:
+/// `tenants[0].display_name`.
+fn env_key_path(name: &str) -> Option<String> {
+    let rest = name.strip_prefix(ENV_PREFIX)?;
+    let mut path = String::new();
+    for part in rest.split("__") {
+        let part = part.to_ascii_lowercase();
+        if part.bytes().all(|b| b.is_ascii_digit()) && !part.is_empty() {
+            path.push_str(&format!("[{part}]"));
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&part);
+        }
+    }
+    Some(path)
 }
 
 /// Variables that configure the CLI or the tests rather than the file.
@@ -894,8 +931,7 @@ impl Validator {
                 &host_layer,
             )?);
         }
-        Tenants::new(out)
-            .map_err(|host| self.err("hostnames", format!("`{host}` is claimed by two tenants")))
+        Tenants::new(out).map_err(|reason| self.err("hostnames", reason))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -926,6 +962,12 @@ impl Validator {
                 return Err(self.err(&k, format!("`{h}`: write host names without a port")));
             }
             hosts.push(n);
+        }
+        if hosts.is_empty() && !name.is_host() {
+            return Err(self.err(
+                &format!("{key}.hostnames"),
+                "a tenant needs at least one hostname (here or in tenant_hostnames)",
+            ));
         }
         let public_url = match public_url {
             None => None,
@@ -1149,6 +1191,17 @@ mod tests {
         let t = c.tenants.by_name("acme").unwrap();
         assert_eq!(t.display_name, "Acme Corp");
         assert_eq!(t.settings.lockout.max_failed_attempts, 3);
+        let banana = vec![(
+            "PORTCULLIS_SESSION__IDLE_TIMEOUT".to_owned(),
+            "banana".to_owned(),
+        )];
+        let e = Config::parse(MINIMAL, Path::new("t.toml"), &banana).unwrap_err();
+        assert_eq!(e.key, "session.idle_timeout");
+        assert!(
+            e.reason
+                .contains("environment variable PORTCULLIS_SESSION__IDLE_TIMEOUT"),
+            "{e}"
+        );
         let bad = vec![("PORTCULLIS_TENANTS__5__NAME".to_owned(), "x".to_owned())];
         let e = Config::parse(MINIMAL, Path::new("t.toml"), &bad).unwrap_err();
         assert_eq!(e.key, "PORTCULLIS_TENANTS__5__NAME");

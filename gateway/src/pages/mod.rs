@@ -21,6 +21,7 @@ use std::sync::Arc;
 /// The path prefix the gateway serves itself.
 pub const OWN_PREFIX: &str = "/.portcullis/";
 pub const LOGIN_PATH: &str = "/.portcullis/login";
+pub const STYLESHEET_PATH: &str = "/.portcullis/assets/portcullis.css";
 pub const LOGOUT_PATH: &str = "/.portcullis/logout";
 pub const SEND_CODE_PATH: &str = "/.portcullis/send-code";
 pub const VERIFY_PATH: &str = "/.portcullis/verify-code";
@@ -115,10 +116,12 @@ pub async fn handle(app: &App, req: &Request<'_>) -> Reply {
         }
         ("/.portcullis/assets/tenant.css", m) if m != Method::Post => {
             let brand = req.tenant.brand_color.as_deref().unwrap_or("#2563eb");
+            // Revalidated on every use: the colour may change with a reload.
             Reply::asset(
                 "text/css; charset=utf-8",
                 format!(":root {{ --brand: {brand}; }}\n"),
             )
+            .replace_header("cache-control", "no-cache".to_owned())
         }
         ("/.portcullis/health", m) if m != Method::Post => health(app).await,
         (LOGIN_PATH, _) => signin::login(app, req).await,

@@ -84,6 +84,13 @@ impl Reply {
         self
     }
 
+    /// Sets a header, replacing any earlier value of the same name.
+    pub fn replace_header(mut self, name: &'static str, value: String) -> Reply {
+        self.headers.retain(|(n, _)| *n != name);
+        self.headers.push((name, value));
+        self
+    }
+
     pub fn with_cookie(self, set_cookie: String) -> Reply {
         self.with_header("set-cookie", set_cookie)
     }

@@ -116,7 +116,9 @@ fn send_code_page(
             let detail = match p {
                 Provider::Email => user.email.as_deref().map(crate::notify::mask_email),
                 Provider::Sms => user.phone.as_deref().map(crate::notify::mask_phone),
-                Provider::Authenticator => Some("Use the code shown in your app".to_owned()),
+                Provider::Authenticator => Some(
+                    "The code in your app, or a recovery code if you lost your phone".to_owned(),
+                ),
             };
             json!({ "id": p.as_str(), "label": p.label(), "detail": detail.unwrap_or_default() })
         })

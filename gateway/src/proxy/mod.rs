@@ -99,6 +99,11 @@ impl ProxyHttp for Gateway {
             return self.answer(s, ctx, unknown_host(&self.app)).await;
         };
         let Some(tenant) = config.tenants.by_host(&host).cloned() else {
+            // The 421 page needs its stylesheet, which is the same for every host.
+            if s.req_header().uri.path() == pages::STYLESHEET_PATH {
+                let css = Reply::asset("text/css; charset=utf-8", portcullis_pages::STYLESHEET);
+                return self.answer(s, ctx, css).await;
+            }
             return self.answer(s, ctx, unknown_host(&self.app)).await;
         };
         ctx.host = raw_host.unwrap_or_default();
@@ -299,7 +304,8 @@ impl ProxyHttp for Gateway {
             method = s.req_header().method.as_str(),
             status,
             user = ctx.user.as_ref().map(|u| u.username.as_str()).unwrap_or("-"),
-            duration_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
+            // Microsecond precision, printed as the shortest decimal.
+            duration_ms = (ctx.started.elapsed().as_micros() as f64) / 1000.0,
             client = %ctx.client.map(|c| c.to_string()).unwrap_or_default(),
             error = e.map(|e| e.etype().as_str()),
         );

@@ -195,6 +195,21 @@ fn prepare_url(url: &str) -> Result<(String, Backend), StoreError> {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
+        // A new database file is private (it holds password hashes); SQLite gives its
+        // -wal and -shm files the same mode.
+        let mut create = std::fs::OpenOptions::new();
+        create.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+        match create.open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot create {path}: {e}"
+                )))
+            }
+        }
     }
     let url = if url.contains("mode=") {
         url.to_owned()

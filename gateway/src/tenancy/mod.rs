@@ -156,14 +156,19 @@ pub struct Tenants {
 }
 
 impl Tenants {
-    /// Indexes the tenants; returns the first hostname claimed twice, if any.
+    /// Indexes the tenants; the error says which hostname is claimed twice, and by whom.
     pub fn new(tenants: Vec<Tenant>) -> Result<Tenants, String> {
         let mut t = Tenants::default();
         for tenant in tenants {
             let tenant = Arc::new(tenant);
             for host in &tenant.hostnames {
-                if t.by_host.insert(host.clone(), tenant.clone()).is_some() {
-                    return Err(host.clone());
+                if let Some(earlier) = t.by_host.insert(host.clone(), tenant.clone()) {
+                    let by = if earlier.name == tenant.name {
+                        format!("twice by tenant `{}`", tenant.name)
+                    } else {
+                        format!("by tenants `{}` and `{}`", earlier.name, tenant.name)
+                    };
+                    return Err(format!("`{host}` is claimed {by}"));
                 }
             }
             t.by_name.insert(tenant.name.as_str().to_owned(), tenant);
