@@ -59,6 +59,19 @@ impl SessionId {
     }
 }
 
+/// The factor lists the gateway writes, as shared strings; anything else read
+/// back from the store counts as the password alone.
+pub fn methods(m: &str) -> &'static str {
+    match m {
+        "pwd,email" => "pwd,email",
+        "pwd,sms" => "pwd,sms",
+        "pwd,authenticator" => "pwd,authenticator",
+        "pwd,recovery" => "pwd,recovery",
+        "pwd,remembered" => "pwd,remembered",
+        _ => "pwd",
+    }
+}
+
 /// How far a browser has come through sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -95,14 +108,16 @@ pub struct Session {
     pub key: SessionKey,
     pub tenant: TenantName,
     pub user_id: i64,
-    pub username: String,
-    pub email: Option<String>,
+    // Boxed strings and a shared `methods`: a hundred thousand of these live in
+    // memory, so each field is as small as it can be.
+    pub username: Box<str>,
+    pub email: Option<Box<str>>,
     pub stage: Stage,
     /// The factors used, comma-separated (`pwd`, `pwd,email`), for `X-Auth-Methods`.
-    pub methods: String,
-    pub security_stamp: String,
+    pub methods: &'static str,
+    pub security_stamp: Box<str>,
     /// Where to go once sign-in completes.
-    pub return_to: String,
+    pub return_to: Box<str>,
     pub created_at: i64,
     pub expires_at: i64,
     /// Last use, in seconds; updated in memory on every request.
@@ -200,7 +215,7 @@ mod tests {
             username: "alice".into(),
             email: None,
             stage: Stage::SignedIn,
-            methods: "pwd".into(),
+            methods: "pwd",
             security_stamp: "s".into(),
             return_to: "/".into(),
             created_at: now,

@@ -284,7 +284,7 @@ impl Accounts {
         let Some(user) = self.store.user_by_id(session.user_id).await? else {
             return Ok(None);
         };
-        if !user.active || user.security_stamp != session.security_stamp {
+        if !user.active || *user.security_stamp != *session.security_stamp {
             return Ok(None);
         }
         let has_app = self.has_authenticator(user.id).await?;
@@ -543,12 +543,12 @@ impl Accounts {
             key: id.key(),
             tenant: tenant.name.clone(),
             user_id: user.id,
-            username: user.username.clone(),
-            email: user.email.clone(),
+            username: user.username.as_str().into(),
+            email: user.email.as_deref().map(Box::from),
             stage,
-            methods: methods.to_owned(),
-            security_stamp: user.security_stamp.clone(),
-            return_to: return_to.as_str().to_owned(),
+            methods: super::session::methods(methods),
+            security_stamp: user.security_stamp.as_str().into(),
+            return_to: return_to.as_str().into(),
             created_at: t,
             expires_at: t + self.lifetimes.absolute.as_secs() as i64,
             last_seen: AtomicI64::new(t),

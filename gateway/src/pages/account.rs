@@ -306,7 +306,7 @@ pub async fn enrol_at_sign_in(app: &App, req: &Request<'_>) -> Reply {
         Err(e) => return unavailable(app, req, &e),
     };
     let user = match app.accounts.store.user_by_id(session.user_id).await {
-        Ok(Some(u)) if u.active && u.security_stamp == session.security_stamp => u,
+        Ok(Some(u)) if u.active && *u.security_stamp == *session.security_stamp => u,
         Ok(_) => return Reply::redirect(303, LOGIN_PATH),
         Err(e) => return unavailable(app, req, &e),
     };

@@ -111,13 +111,13 @@ pub fn prepare(
 
     if let Some((s, tenant)) = user {
         let h = &config.identity_headers;
-        req.insert_header(h.user.clone(), s.username.as_str())?;
+        req.insert_header(h.user.clone(), &*s.username)?;
         req.insert_header(h.user_id.clone(), s.user_id.to_string())?;
         if let Some(email) = &s.email {
-            req.insert_header(h.email.clone(), email.as_str())?;
+            req.insert_header(h.email.clone(), &**email)?;
         }
         req.insert_header(h.tenant.clone(), tenant)?;
-        req.insert_header(h.methods.clone(), s.methods.as_str())?;
+        req.insert_header(h.methods.clone(), s.methods)?;
     }
     Ok(())
 }

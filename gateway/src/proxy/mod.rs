@@ -303,7 +303,7 @@ impl ProxyHttp for Gateway {
             route = ctx.route_prefix.as_deref().unwrap_or(ctx.route),
             method = s.req_header().method.as_str(),
             status,
-            user = ctx.user.as_ref().map(|u| u.username.as_str()).unwrap_or("-"),
+            user = ctx.user.as_ref().map(|u| &*u.username).unwrap_or("-"),
             // Microsecond precision, printed as the shortest decimal.
             duration_ms = (ctx.started.elapsed().as_micros() as f64) / 1000.0,
             client = %ctx.client.map(|c| c.to_string()).unwrap_or_default(),

@@ -109,10 +109,23 @@ impl Store {
         let (url, backend) = prepare_url(&db.url.0)?;
         let max = db.max_connections;
         let store = on_runtime(async move {
+            let sqlite = backend == Backend::Sqlite;
             let pool = AnyPoolOptions::new()
                 .max_connections(max)
                 .min_connections(0)
                 .acquire_timeout(Duration::from_secs(3))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if sqlite {
+                            // SQLite's page cache defaults to 2 MiB per connection; the
+                            // gateway reads by key, so 256 KiB each keeps memory flat.
+                            sqlx::query("PRAGMA cache_size = -256")
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                        Ok(())
+                    })
+                })
                 .connect(&url)
                 .await?;
             if backend == Backend::Sqlite {

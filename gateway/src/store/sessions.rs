@@ -73,8 +73,8 @@ pub(super) async fn revoke(
 impl Store {
     pub async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
         let (key, tenant, user_id) = (hex::encode(s.key), s.tenant.to_string(), s.user_id);
-        let (stage, methods) = (s.stage.as_str(), s.methods.clone());
-        let (stamp, return_to) = (s.security_stamp.clone(), s.return_to.clone());
+        let (stage, methods) = (s.stage.as_str(), s.methods);
+        let (stamp, return_to) = (s.security_stamp.to_string(), s.return_to.to_string());
         let (created, expires) = (s.created_at, s.expires_at);
         self.call(move |pool| async move {
             sqlx::query(
@@ -126,12 +126,12 @@ impl Store {
                 key,
                 tenant,
                 user_id: row.try_get("user_id")?,
-                username: row.try_get("username")?,
-                email: row.try_get("email")?,
+                username: row.try_get::<String, _>("username")?.into(),
+                email: row.try_get::<Option<String>, _>("email")?.map(Box::from),
                 stage,
-                methods: row.try_get("methods")?,
-                security_stamp: row.try_get("security_stamp")?,
-                return_to: row.try_get("return_to")?,
+                methods: crate::auth::session::methods(&row.try_get::<String, _>("methods")?),
+                security_stamp: row.try_get::<String, _>("security_stamp")?.into(),
+                return_to: row.try_get::<String, _>("return_to")?.into(),
                 created_at: row.try_get("created_at")?,
                 expires_at: row.try_get("expires_at")?,
                 last_seen: AtomicI64::new(last_seen),
