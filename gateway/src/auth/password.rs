@@ -1,8 +1,9 @@
 //! Password hashing with argon2id (SPEC 7).
 //!
-//! Hashing is deliberately slow, so it never runs on the proxy's threads: each
-//! hash runs on tokio's blocking pool and a semaphore bounds how many run at once,
-//! so a storm of sign-ins queues instead of starving proxied traffic. Unknown
+//! Hashing is deliberately slow, so it never runs on the proxy's threads: hashes
+//! run on a few dedicated threads at the lowest scheduling priority, and a
+//! semaphore bounds how many are under way, so a storm of sign-ins queues
+//! instead of taking CPU from proxied traffic. Unknown
 //! users are checked against a dummy hash so that they cost the same time.
 
 use crate::policy::settings::PasswordPolicy;
@@ -11,7 +12,7 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::Semaphore;
 
 /// Longest password accepted, in bytes. Longer input is refused before hashing.
@@ -67,8 +68,11 @@ pub fn check_policy(p: &Password, policy: &PasswordPolicy) -> Result<(), String>
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    jobs: Arc<Mutex<mpsc::Sender<Job>>>,
     dummy: Arc<String>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
 
 /// The hasher could not run (its task panicked or the runtime is shutting down).
 #[derive(Debug, thiserror::Error)]
@@ -78,8 +82,35 @@ pub struct HashError(String);
 impl Hasher {
     pub fn new(max_concurrent: usize) -> Hasher {
         let dummy = hash_now("portcullis dummy password").expect("hashing a constant cannot fail");
+        let threads = max_concurrent.max(1);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("portcullis-hash-{i}")).spawn(move || {
+                // The lowest scheduling priority: on a busy machine the proxy threads always
+                // run first, and a storm of sign-ins waits instead of slowing proxied traffic.
+                if let Err(e) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
+                    tracing::debug!(error = ?e, "could not lower the hashing thread's priority");
+                }
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
+        }
         Hasher {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            permits: Arc::new(Semaphore::new(threads)),
+            jobs: Arc::new(Mutex::new(tx)),
             dummy: Arc::new(dummy),
         }
     }
@@ -111,9 +142,17 @@ impl Hasher {
             .acquire()
             .await
             .map_err(|e| HashError(e.to_string()))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| HashError(e.to_string()))
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| HashError("the hashing threads are gone".into()))?
+            .send(job)
+            .map_err(|_| HashError("the hashing threads are gone".into()))?;
+        rx.await
+            .map_err(|_| HashError("a hashing job failed".into()))
     }
 }
 
