@@ -102,6 +102,38 @@ enum Cmd {
         #[arg(default_value_t = 1)]
         count: usize,
     },
+    /// Constant-rate signed-in requests while sign-ins run in every other PHASE
+    /// seconds; prints the latency of requests due in calm and in storm phases
+    /// apart. Interleaving short phases makes other load on the machine fall on
+    /// both alike.
+    StormMix {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        host: String,
+        #[arg(long, default_value = "/")]
+        path: String,
+        /// The signed-in `Cookie` header value.
+        #[arg(long)]
+        cookie: String,
+        /// Signed-in requests per second, all connections together.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value_t = 8)]
+        connections: u32,
+        /// Users to sign in as, in turn (`name:password`).
+        #[arg(long = "user", required = true)]
+        users: Vec<String>,
+        /// Sign-ins started per second during a storm phase.
+        #[arg(long, default_value_t = 10.0)]
+        storm_rate: f64,
+        /// Seconds, calm and storm phases together.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 2.0)]
+        phase: f64,
+    },
     /// Starts `BIN serve --config CONFIG` RUNS times and times the first answer.
     Startup {
         #[arg(long)]
@@ -166,6 +198,28 @@ fn main() -> Result<()> {
             cookies,
             connections,
         } => touch_sessions(addr, &host, &path, &cookies, connections),
+        Cmd::StormMix {
+            addr,
+            host,
+            path,
+            cookie,
+            rate,
+            connections,
+            users,
+            storm_rate,
+            duration,
+            phase,
+        } => {
+            let request = get_request(&host, &path, Some(&cookie), true);
+            let mix = Mix {
+                rate,
+                connections,
+                storm_rate,
+                duration: Duration::from_secs(duration),
+                phase: Duration::from_secs_f64(phase),
+            };
+            storm_mix(addr, &host, request, &users, &mix)
+        }
         Cmd::FreePorts { count } => {
             // Held together so that they differ; released on return.
             let held: Vec<std::net::TcpListener> = (0..count)
@@ -436,7 +490,7 @@ fn paced(
             let request = request.clone();
             let offset = interval.mul_f64(f64::from(i) / f64::from(connections));
             std::thread::spawn(move || {
-                paced_connection(addr, &request, start + offset, interval, end)
+                paced_connection(addr, &request, start + offset, interval, end, start)
             })
         })
         .collect();
@@ -477,6 +531,8 @@ fn paced(
 #[derive(Default)]
 struct PacedResult {
     latencies_us: Vec<u32>,
+    /// When each request of `latencies_us` was due, after the first one of all.
+    due_us: Vec<u64>,
     errors: u64,
     non_2xx: u64,
 }
@@ -487,6 +543,7 @@ fn paced_connection(
     first: Instant,
     interval: Duration,
     end: Instant,
+    origin: Instant,
 ) -> PacedResult {
     let mut out = PacedResult::default();
     let mut conn: Option<(TcpStream, Vec<u8>)> = None;
@@ -524,6 +581,8 @@ fn paced_connection(
                 }
                 let us = free_at.duration_since(from).as_micros();
                 out.latencies_us.push(us.min(u128::from(u32::MAX)) as u32);
+                out.due_us
+                    .push(due.duration_since(origin).as_micros() as u64);
             }
             Err(_) => {
                 out.errors += 1;
@@ -571,6 +630,7 @@ fn storm(
         let host = host.to_owned();
         let tx = tx.clone();
         std::thread::spawn(move || {
+            lowest_priority();
             let t = Instant::now();
             let ok = sign_in(addr, &host, &name, &password).is_ok();
             let _ = tx.send((ok, t.elapsed()));
@@ -662,6 +722,176 @@ fn form_urlencode(pairs: &[(&str, &str)]) -> String {
         .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+// ---------------------------------------------------------------------------
+// storm-mix
+
+struct Mix {
+    rate: u32,
+    connections: u32,
+    storm_rate: f64,
+    duration: Duration,
+    phase: Duration,
+}
+
+/// Requests due this soon after a phase starts are left out: a sign-in begun at
+/// the end of a storm phase may still be running.
+const PHASE_GUARD: Duration = Duration::from_millis(250);
+
+fn storm_mix(
+    addr: SocketAddr,
+    host: &str,
+    request: Vec<u8>,
+    users: &[String],
+    mix: &Mix,
+) -> Result<()> {
+    let users: Vec<(String, String)> = users
+        .iter()
+        .map(|u| {
+            u.split_once(':')
+                .map(|(n, p)| (n.to_owned(), p.to_owned()))
+                .ok_or_else(|| anyhow!("--user takes name:password"))
+        })
+        .collect::<Result<_>>()?;
+    let interval = Duration::from_secs_f64(f64::from(mix.connections) / f64::from(mix.rate.max(1)));
+    let start = Instant::now() + Duration::from_millis(100);
+    let end = start + mix.duration;
+    let phase_of =
+        |since_start: Duration| (since_start.as_secs_f64() / mix.phase.as_secs_f64()) as u64;
+
+    // The signed-in load, throughout.
+    let load: Vec<_> = (0..mix.connections)
+        .map(|i| {
+            let request = request.clone();
+            let offset = interval.mul_f64(f64::from(i) / f64::from(mix.connections));
+            std::thread::spawn(move || {
+                paced_connection(addr, &request, start + offset, interval, end, start)
+            })
+        })
+        .collect();
+
+    // Sign-ins, in odd phases only.
+    let every = Duration::from_secs_f64(1.0 / mix.storm_rate.max(0.1));
+    let (tx, rx) = std::sync::mpsc::channel::<(bool, Duration)>();
+    let mut started = 0usize;
+    for i in 0.. {
+        let due = start + every.mul_f64(i as f64);
+        if due >= end {
+            break;
+        }
+        if phase_of(due - start) % 2 == 0 {
+            continue;
+        }
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let (name, password) = users[started % users.len()].clone();
+        started += 1;
+        let (host, tx) = (host.to_owned(), tx.clone());
+        std::thread::spawn(move || {
+            lowest_priority();
+            let t = Instant::now();
+            let ok = sign_in(addr, &host, &name, &password).is_ok();
+            let _ = tx.send((ok, t.elapsed()));
+        });
+    }
+    drop(tx);
+
+    // Each request counts for the phase it was due in.
+    let (mut calm, mut storm) = (Vec::new(), Vec::new());
+    let (mut errors, mut non_2xx) = (0, 0);
+    for h in load {
+        let r = h.join().map_err(|_| anyhow!("a client thread panicked"))?;
+        errors += r.errors;
+        non_2xx += r.non_2xx;
+        for (lat, due) in r.latencies_us.into_iter().zip(r.due_us) {
+            let due = Duration::from_micros(due);
+            if due.as_secs_f64() % mix.phase.as_secs_f64() < PHASE_GUARD.as_secs_f64() {
+                continue;
+            }
+            match phase_of(due) % 2 {
+                0 => calm.push(lat),
+                _ => storm.push(lat),
+            }
+        }
+    }
+    let mut signins: Vec<Duration> = Vec::new();
+    let mut failed = 0;
+    while let Ok((ok, d)) = rx.recv_timeout(Duration::from_secs(30)) {
+        if ok {
+            signins.push(d);
+        } else {
+            failed += 1;
+        }
+    }
+    signins.sort_unstable();
+    let storm_secs = mix.duration.as_secs_f64() / 2.0;
+    let c = Percentiles::of(&mut calm);
+    let s = Percentiles::of(&mut storm);
+    let median_signin = signins
+        .get(signins.len() / 2)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0);
+    println!(
+        "{{\"calm\":{},\"storm\":{},\"p99_ratio\":{:.2},\"signins\":{{\"started\":{started},\"succeeded\":{},\"failed\":{failed},\"per_storm_second\":{:.2},\"p50_ms\":{:.1}}},\"errors\":{errors},\"non_2xx\":{non_2xx}}}",
+        c.json(),
+        s.json(),
+        if c.p99 > 0.0 { s.p99 / c.p99 } else { 0.0 },
+        signins.len(),
+        signins.len() as f64 / storm_secs,
+        median_signin,
+    );
+    Ok(())
+}
+
+/// Gives the calling thread the lowest CPU priority. The sign-in clients stand for
+/// browsers on other machines: their own work (threads, parsing pages) must not
+/// compete with the gateway on this machine's cores, and the signed-in load must
+/// not wait behind it.
+fn lowest_priority() {
+    // SAFETY: setpriority only reads its integer arguments; on Linux, PRIO_PROCESS
+    // with `who = 0` changes the nice value of the calling thread alone.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+    }
+}
+
+/// Latency percentiles in milliseconds.
+struct Percentiles {
+    n: usize,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+}
+
+impl Percentiles {
+    fn of(us: &mut [u32]) -> Percentiles {
+        us.sort_unstable();
+        let at = |p: f64| -> f64 {
+            if us.is_empty() {
+                return 0.0;
+            }
+            let i = ((p / 100.0) * (us.len() as f64 - 1.0)).round() as usize;
+            f64::from(us[i]) / 1000.0
+        };
+        Percentiles {
+            n: us.len(),
+            p50: at(50.0),
+            p99: at(99.0),
+            p999: at(99.9),
+            max: us.last().map(|v| f64::from(*v) / 1000.0).unwrap_or(0.0),
+        }
+    }
+
+    fn json(&self) -> String {
+        format!(
+            "{{\"requests\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"p999_ms\":{:.3},\"max_ms\":{:.3}}}",
+            self.n, self.p50, self.p99, self.p999, self.max
+        )
+    }
 }
 
 // ---------------------------------------------------------------------------
