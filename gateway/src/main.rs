@@ -1,8 +1,8 @@
 //! The `portcullis` binary: the command line only wires.
 
-/// mimalloc instead of glibc's malloc: measured by bench/run at about 15% less
-/// CPU per proxied request, and argon2's 19 MiB work areas go back to the system
-/// after each sign-in instead of staying resident in per-thread arenas.
+/// mimalloc instead of glibc's malloc: measured by bench/run at about 12% less CPU
+/// per proxied request. Limitation: its resident size is higher than glibc's or
+/// jemalloc's (see the README's Performance section); jemalloc is the next step.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
