@@ -64,11 +64,11 @@ impl Metrics {
     }
 
     pub fn proxied(&self, took: Duration) {
+        // One count in the first bucket that holds it; `render` adds them up, so a
+        // request costs one shared-counter update instead of up to twelve.
         let secs = took.as_secs_f64();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = BUCKETS.iter().position(|bound| secs <= *bound) {
+            self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_sum_micros
@@ -128,8 +128,9 @@ impl Metrics {
         }
         out.push_str("# HELP portcullis_proxied_seconds Time to answer a proxied request.\n");
         out.push_str("# TYPE portcullis_proxied_seconds histogram\n");
+        let mut n = 0;
         for (i, bound) in BUCKETS.iter().enumerate() {
-            let n = self.latency_buckets[i].load(Ordering::Relaxed);
+            n += self.latency_buckets[i].load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
                 "portcullis_proxied_seconds_bucket{{le=\"{bound}\"}} {n}"
@@ -194,5 +195,30 @@ mod tests {
         assert!(text.contains("portcullis_proxied_seconds_bucket{le=\"0.0025\"} 0\n"));
         assert!(text.contains("portcullis_proxied_seconds_bucket{le=\"0.005\"} 1\n"));
         assert!(text.contains("portcullis_proxied_seconds_count 1\n"));
+    }
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let m = Metrics::default();
+        m.proxied(Duration::from_millis(1));
+        m.proxied(Duration::from_millis(3));
+        m.proxied(Duration::from_millis(3));
+        m.proxied(Duration::from_secs(1000));
+        let text = m.render();
+        let bucket = |le: &str| {
+            let line = format!("portcullis_proxied_seconds_bucket{{le=\"{le}\"}} ");
+            let at = text
+                .find(&line)
+                .unwrap_or_else(|| panic!("no {le} bucket in {text}"));
+            let rest = &text[at + line.len()..];
+            rest[..rest.find('\n').unwrap()].parse::<u64>().unwrap()
+        };
+        assert_eq!(bucket("0.001"), 1);
+        assert_eq!(bucket("0.0025"), 1);
+        assert_eq!(bucket("0.005"), 3);
+        let last = BUCKETS[BUCKETS.len() - 1].to_string();
+        assert_eq!(bucket(&last), 3, "the 1000 s request is beyond every bound");
+        assert_eq!(bucket("+Inf"), 4);
+        assert!(text.contains("portcullis_proxied_seconds_count 4\n"));
     }
 }

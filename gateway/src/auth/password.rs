@@ -88,9 +88,18 @@ impl Hasher {
         for i in 0..threads {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new().name(format!("portcullis-hash-{i}")).spawn(move || {
-                // The lowest scheduling priority: on a busy machine the proxy threads always
-                // run first, and a storm of sign-ins waits instead of slowing proxied traffic.
-                if let Err(e) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
+                // Linux's idle scheduling class (SCHED_IDLE), below even nice 19: a proxy
+                // thread that wakes takes the core at once, so a storm of sign-ins waits
+                // instead of slowing proxied traffic. Idle-class threads still get a small
+                // share of a saturated core, so a sign-in is slowed, never starved.
+                let idle = thread_priority::unix::ThreadSchedulePolicy::Normal(
+                    thread_priority::unix::NormalThreadSchedulePolicy::Idle,
+                );
+                if let Err(e) = thread_priority::unix::set_thread_priority_and_policy(
+                    thread_priority::unix::thread_native_id(),
+                    thread_priority::ThreadPriority::Min,
+                    idle,
+                ) {
                     tracing::debug!(error = ?e, "could not lower the hashing thread's priority");
                 }
                 loop {

@@ -623,6 +623,11 @@ impl Accounts {
         let Some(s) = self.store.load_session(key).await? else {
             return Ok(None);
         };
+        let mut s = s;
+        // Share the tenant's name with the configuration instead of a copy per session.
+        if s.tenant == tenant.name {
+            s.tenant = tenant.name.clone();
+        }
         let s = Arc::new(s);
         match s.check(&tenant.name, t, idle) {
             Ok(()) => {

@@ -62,33 +62,38 @@ pub fn prepare(
     host: &str,
     user: Option<(&Session, &str)>,
 ) -> Result<()> {
-    // The upstream sees the path the policy saw.
-    let uri: http::Uri = path_and_query
-        .parse()
-        .map_err(|_| Error::explain(ErrorType::InternalError, "normalised path is not a URI"))?;
-    req.set_uri(uri);
+    // The upstream sees the path the policy saw; most requests already carry it.
+    let unchanged = req.uri.scheme().is_none()
+        && req.uri.authority().is_none()
+        && req.uri.path_and_query().map(|p| p.as_str()) == Some(path_and_query);
+    if !unchanged {
+        let uri: http::Uri = path_and_query.parse().map_err(|_| {
+            Error::explain(ErrorType::InternalError, "normalised path is not a URI")
+        })?;
+        req.set_uri(uri);
+    }
 
     // Remove every header that reads as an identity header once case and `_`/`-` are
     // ignored, then set the real ones, so no spelling of a spoofed value survives.
     let identity = config.identity_headers.all();
-    let doomed: Vec<http::HeaderName> = req
-        .headers
-        .keys()
-        .filter(|n| {
-            let n = n.as_str();
-            identity.iter().any(|h| same_header(n, h.as_str()))
-                || WELL_KNOWN_IDENTITY
-                    .iter()
-                    .chain(PATH_OVERRIDES)
-                    .any(|h| same_header(n, h))
-                || FORWARDING
-                    .iter()
-                    .any(|f| same_header(n, f) && (!trusted || n != *f))
-        })
-        .cloned()
-        .collect();
-    for name in &doomed {
-        while req.remove_header(name).is_some() {}
+    let doomed = |n: &http::HeaderName| {
+        let n = n.as_str();
+        identity.iter().any(|h| same_header(n, h.as_str()))
+            || WELL_KNOWN_IDENTITY
+                .iter()
+                .chain(PATH_OVERRIDES)
+                .any(|h| same_header(n, h))
+            || FORWARDING
+                .iter()
+                .any(|f| same_header(n, f) && (!trusted || n != *f))
+    };
+    // Usually nothing matches: then nothing is collected either.
+    if req.headers.keys().any(doomed) {
+        let names: Vec<http::HeaderName> =
+            req.headers.keys().filter(|n| doomed(n)).cloned().collect();
+        for name in &names {
+            while req.remove_header(name).is_some() {}
+        }
     }
 
     strip_gateway_cookies(req)?;
@@ -125,25 +130,26 @@ pub fn prepare(
 /// Removes the gateway's cookies from every `Cookie` header; the upstream never
 /// sees a session id.
 fn strip_gateway_cookies(req: &mut RequestHeader) -> Result<()> {
-    let values: Vec<String> = req
-        .headers
-        .get_all("cookie")
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .collect();
-    if values.is_empty() {
+    if !req.headers.contains_key("cookie") {
         return Ok(());
     }
-    let kept: Vec<&str> = values
-        .iter()
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| !is_gateway_cookie(pair.split('=').next().unwrap_or("")))
-        .collect();
+    let mut kept = String::new();
+    for value in req.headers.get_all("cookie") {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let pairs = value
+            .split(';')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty());
+        for pair in pairs.filter(|p| !is_gateway_cookie(p.split('=').next().unwrap_or(""))) {
+            if !kept.is_empty() {
+                kept.push_str("; ");
+            }
+            kept.push_str(pair);
+        }
+    }
     while req.remove_header("cookie").is_some() {}
     if !kept.is_empty() {
-        req.insert_header("cookie", kept.join("; "))?;
+        req.insert_header("cookie", kept)?;
     }
     Ok(())
 }
