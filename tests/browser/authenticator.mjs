@@ -3,24 +3,16 @@
 // played by this script: it reads the key off the set-up page, as a person types it
 // into their phone, and computes RFC 6238 codes with node:crypto.
 //
-// Environment: PORTCULLIS_URL (e.g. http://localhost:8080), PORTCULLIS_USER,
-// PORTCULLIS_PASSWORD (a user with no app yet, on a tenant with
-// when_no_provider = "enrol"), SHOTS (directory), CHROMIUM (optional).
+// Environment: as lib.mjs says; PORTCULLIS_USER is a user with no app yet, on a
+// tenant with when_no_provider = "enrol".
 // Exits non-zero with a message on the first step that does not behave.
-import { chromium } from 'playwright-core';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import {
+  base, user, password, fail, launchChromium, Screenshots, sleep,
+} from './lib.mjs';
 
-const base = process.env.PORTCULLIS_URL;
-const user = process.env.PORTCULLIS_USER;
-const password = process.env.PORTCULLIS_PASSWORD;
-const shots = process.env.SHOTS || 'screenshots';
-mkdirSync(shots, { recursive: true });
-
-function fail(msg) {
-  console.error(`browser test failed: ${msg}`);
-  process.exit(1);
-}
+const shots = new Screenshots('screenshots');
 
 // ----- The authenticator app --------------------------------------------------------
 
@@ -66,17 +58,10 @@ const currentStep = () => Math.floor(Date.now() / 30000);
 // it was made for.
 async function roomInStep(ms = 3000) {
   const left = 30000 - (Date.now() % 30000);
-  if (left < ms) await new Promise((r) => setTimeout(r, left + 50));
+  if (left < ms) await sleep(left + 50);
 }
 
 // ----- The walk -----------------------------------------------------------------------
-
-let shot = 0;
-async function screenshot(page, name) {
-  shot += 1;
-  const n = String(shot).padStart(2, '0');
-  await page.screenshot({ path: `${shots}/${n}-${name}.png`, fullPage: true });
-}
 
 async function signInWithPassword(page, next) {
   await page.goto(`${base}/app/page?x=1`);
@@ -104,23 +89,19 @@ async function signOut(page) {
 async function chooseTheApp(page, name) {
   await page.waitForURL('**/.portcullis/send-code');
   await page.getByLabel(/Authenticator app/).check();
-  await screenshot(page, name);
+  await shots.take(page, name);
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.waitForURL('**/.portcullis/verify-code?provider=authenticator');
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
 
   // 1. The password, then the set-up page: a user without an app must set one up.
   await page.goto(`${base}/app/page?x=1`);
-  await screenshot(page, 'login');
+  await shots.take(page, 'login');
   await signInWithPassword(page, '/.portcullis/enrol');
   const qr = page.locator('figure.qr svg');
   if (await qr.count() !== 1) fail('no inline SVG QR code on the set-up page');
@@ -132,7 +113,7 @@ try {
   if (!uri.startsWith('otpauth://totp/') || !uri.includes(`secret=${key.replace(/\s/g, '')}&`)) {
     fail(`the setup link ${uri} does not carry the key ${key}`);
   }
-  await screenshot(page, 'set-up');
+  await shots.take(page, 'set-up');
 
   // A wrong code first: the page says so and keeps the same key.
   await page.getByLabel('Code from the app').fill('12345');
@@ -140,7 +121,7 @@ try {
   const alert = await page.getByRole('alert').textContent();
   if (!/not right/.test(alert)) fail(`expected a wrong-code message, got ${alert}`);
   if ((await page.locator('dd.secret').textContent()).trim() !== key) fail('the key changed after a wrong code');
-  await screenshot(page, 'set-up-wrong-code');
+  await shots.take(page, 'set-up-wrong-code');
 
   await roomInStep();
   const setUpStep = currentStep();
@@ -166,26 +147,26 @@ try {
     if (!saved.includes(c)) fail(`recovery code ${c} is not in the downloaded file`);
   }
   if (download.suggestedFilename() !== 'recovery-codes.txt') fail(`downloaded as ${download.suggestedFilename()}`);
-  await screenshot(page, 'recovery-codes');
+  await shots.take(page, 'recovery-codes');
 
   await page.getByRole('link', { name: 'Continue' }).click();
   await expectUpstream(page, 'pwd,authenticator');
-  await screenshot(page, 'upstream-after-set-up');
+  await shots.take(page, 'upstream-after-set-up');
 
   await page.goto(`${base}/.portcullis/account`);
   if (!(await page.textContent('body')).includes('You have 10 recovery codes left.')) fail('the account page does not count ten codes');
-  await screenshot(page, 'account');
+  await shots.take(page, 'account');
   await signOut(page);
 
   // 3. Signing in with the app: the next step's code (the set-up used this one).
   await signInWithPassword(page, '/.portcullis/send-code');
   await chooseTheApp(page, 'send-code');
-  await screenshot(page, 'verify-app');
+  await shots.take(page, 'verify-app');
   await roomInStep();
   await page.getByLabel('Code', { exact: true }).fill(codeAtStep(secret, Math.max(currentStep(), setUpStep + 1)));
   await page.getByRole('button', { name: 'Verify' }).click();
   await expectUpstream(page, 'pwd,authenticator');
-  await screenshot(page, 'upstream-app-code');
+  await shots.take(page, 'upstream-app-code');
   await signOut(page);
 
   // 4. Signing in with a recovery code instead.
@@ -193,16 +174,16 @@ try {
   await chooseTheApp(page, 'send-code-again');
   await page.getByText('Use a recovery code instead').click();
   await page.getByLabel('Recovery code').fill(codes[0]);
-  await screenshot(page, 'verify-recovery-code');
+  await shots.take(page, 'verify-recovery-code');
   await page.getByRole('button', { name: 'Use recovery code' }).click();
   await expectUpstream(page, 'pwd,recovery');
-  await screenshot(page, 'upstream-recovery-code');
+  await shots.take(page, 'upstream-recovery-code');
 
   await page.goto(`${base}/.portcullis/account`);
   const account = await page.textContent('body');
   if (!account.includes('You have 9 recovery codes left.')) fail('the account page does not count the used code');
   if (!account.includes('Last used')) fail('the account page does not show the last use');
-  await screenshot(page, 'account-after-recovery');
+  await shots.take(page, 'account-after-recovery');
   await signOut(page);
 
   // 5. The used recovery code is dead.
@@ -213,9 +194,9 @@ try {
   await page.getByRole('button', { name: 'Use recovery code' }).click();
   const reused = await page.getByRole('alert').textContent();
   if (!/already used/.test(reused)) fail(`expected the used code to be refused, got ${reused}`);
-  await screenshot(page, 'verify-recovery-code-reused');
+  await shots.take(page, 'verify-recovery-code-reused');
 
-  console.log(JSON.stringify({ ok: true, screenshots: shots, pages: shot }));
+  console.log(JSON.stringify({ ok: true, screenshots: shots.dir, pages: shots.count }));
 } finally {
   await browser.close();
 }

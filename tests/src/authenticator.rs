@@ -2,6 +2,7 @@
 //! URI and form fields) and the recovery-codes page (the codes and their
 //! download link), as a person reads them off the screen.
 
+use crate::browser::unescape_html;
 use crate::form_field;
 
 /// The gateway's own pages for the authenticator and recovery codes.
@@ -98,45 +99,6 @@ fn element_text(html: &str, open_tag: &str) -> Option<String> {
     let start = html.find(open_tag)? + open_tag.len();
     let end = html[start..].find('<')? + start;
     Some(unescape_html(html[start..end].trim()))
-}
-
-/// HTML character references in text decoded.
-pub fn unescape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        let decoded = tail.find(';').and_then(|end| {
-            let entity = &tail[1..end];
-            let c = match entity {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                _ => entity
-                    .strip_prefix("#x")
-                    .or_else(|| entity.strip_prefix("#X"))
-                    .and_then(|h| u32::from_str_radix(h, 16).ok())
-                    .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                    .and_then(char::from_u32),
-            }?;
-            Some((c, end))
-        });
-        match decoded {
-            Some((c, end)) => {
-                out.push(c);
-                rest = &tail[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// `%XX` escapes decoded (as UTF-8).

@@ -3,7 +3,7 @@
 
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::header::{HeaderValue, ACCEPT};
+use reqwest::header::{HeaderValue, ACCEPT, COOKIE};
 use reqwest::{Method, RequestBuilder, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,6 +67,17 @@ impl Browser {
         send(
             self.request(Method::GET, host, path)
                 .header(ACCEPT, NAVIGATION_ACCEPT),
+        )
+        .await
+    }
+
+    /// A GET as an API client sends it, with its own `Cookie` header instead of the
+    /// jar's.
+    pub async fn get_with_cookie(&self, host: &str, path: &str, cookie: &str) -> Response {
+        send(
+            self.request(Method::GET, host, path)
+                .header(ACCEPT, "application/json")
+                .header(COOKIE, cookie),
         )
         .await
     }
@@ -186,7 +197,8 @@ pub fn form_field(html: &str, name: &str) -> Option<String> {
     Some(unescape_html(value))
 }
 
-fn unescape_html(s: &str) -> String {
+/// Text with its HTML character references decoded.
+pub(crate) fn unescape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('&') {

@@ -71,6 +71,7 @@ impl GatewayConfig {
 pub struct Tenant {
     name: String,
     display_name: Option<String>,
+    public_url: Option<String>,
     hostnames: Vec<String>,
     settings: String,
     routes: Vec<Route>,
@@ -82,6 +83,7 @@ impl Tenant {
         Tenant {
             name: name.to_owned(),
             display_name: None,
+            public_url: None,
             hostnames: vec![hostname.to_owned()],
             settings: String::new(),
             routes: Vec::new(),
@@ -95,6 +97,12 @@ impl Tenant {
 
     pub fn display_name(mut self, name: &str) -> Tenant {
         self.display_name = Some(name.to_owned());
+        self
+    }
+
+    /// The URL links in the tenant's mail point at (`public_url`).
+    pub fn public_url(mut self, url: &str) -> Tenant {
+        self.public_url = Some(url.to_owned());
         self
     }
 
@@ -119,6 +127,9 @@ impl Tenant {
         );
         if let Some(d) = &self.display_name {
             let _ = writeln!(out, "display_name = {}", quoted(d));
+        }
+        if let Some(url) = &self.public_url {
+            let _ = writeln!(out, "public_url = {}", quoted(url));
         }
         if !self.settings.is_empty() {
             let _ = write!(out, "[tenants.settings]\n{}", self.settings);

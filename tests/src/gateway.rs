@@ -327,6 +327,19 @@ impl Gateway {
         email: Option<&str>,
         password: &str,
     ) -> i64 {
+        self.add_user_with_phone(tenant, username, email, None, password)
+    }
+
+    /// Adds a user as [`Gateway::add_user`] does, with a phone number when given;
+    /// returns its id. Its addresses are not confirmed.
+    pub fn add_user_with_phone(
+        &self,
+        tenant: &str,
+        username: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+        password: &str,
+    ) -> i64 {
         let mut args = vec![
             "user",
             "add",
@@ -339,6 +352,9 @@ impl Gateway {
         if let Some(e) = email {
             args.extend(["--email", e]);
         }
+        if let Some(p) = phone {
+            args.extend(["--phone", p]);
+        }
         let out = self.cli(&args, Some(&format!("{password}\n")));
         out.assert_success();
         // "added user alice (id 1) to tenant acme"
@@ -348,6 +364,28 @@ impl Gateway {
             .and_then(|rest| rest.split(')').next())
             .and_then(|id| id.parse().ok())
             .unwrap_or_else(|| panic!("no user id in {:?}", out.stdout))
+    }
+
+    /// Marks a user's email address (with `email`) and phone number (with `phone`)
+    /// confirmed, with `portcullis user confirm`; does nothing when both are false.
+    pub fn confirm_addresses(&self, tenant: &str, username: &str, email: bool, phone: bool) {
+        let flags = [(email, "--email"), (phone, "--phone")];
+        let flags: Vec<&str> = flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, f)| *f)
+            .collect();
+        if !flags.is_empty() {
+            self.user_command("confirm", tenant, username, &flags);
+        }
+    }
+
+    /// Runs `portcullis user COMMAND --tenant TENANT --username USERNAME EXTRA…` and
+    /// asserts that it succeeded.
+    pub fn user_command(&self, command: &str, tenant: &str, username: &str, extra: &[&str]) {
+        let mut args = vec!["user", command, "--tenant", tenant, "--username", username];
+        args.extend_from_slice(extra);
+        self.cli(&args, None).assert_success();
     }
 
     /// The sign-in attempts recorded for `login` on `tenant`, newest first, from

@@ -5,12 +5,18 @@
 //! It reads bodies sent with `Content-Length` or chunked, keeps connections alive
 //! and runs on a thread of its own, stopping when its handle is dropped.
 
+use crate::server::{lock, LoopbackServer};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+/// The Twilio account the tests configure: its SID, auth token and sender number.
+pub const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub const TWILIO_TOKEN: &str = "twilio-token-93be51";
+pub const TWILIO_SENDER: &str = "+15550100000";
 
 /// The largest request head or body read; a bigger one ends the connection.
 const MAX_SIZE: usize = 1024 * 1024;
@@ -90,10 +96,8 @@ struct Shared {
 
 /// A running HTTP stub on 127.0.0.1.
 pub struct HttpStub {
-    addr: SocketAddr,
+    server: LoopbackServer,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl HttpStub {
@@ -112,26 +116,16 @@ impl HttpStub {
     }
 
     fn spawn() -> HttpStub {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port is free");
-        listener
-            .set_nonblocking(true)
-            .expect("a listener can be made non-blocking");
-        let addr = listener
-            .local_addr()
-            .expect("a bound socket has an address");
         let shared = Arc::new(Shared::default());
-        let (stop, stopped) = tokio::sync::oneshot::channel();
         let serving = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("http-stub-{}", addr.port()))
-            .spawn(move || serve(listener, serving, stopped))
-            .expect("a thread starts");
-        HttpStub {
-            addr,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        let server = LoopbackServer::start("http-stub", move |stream| {
+            let shared = serving.clone();
+            async move {
+                // A client that goes away mid-request is no concern of the test.
+                let _ = connection(stream, shared).await;
+            }
+        });
+        HttpStub { server, shared }
     }
 
     /// From now on, answers `status` with `body` of `content_type`.
@@ -144,12 +138,23 @@ impl HttpStub {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT` followed by `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.addr())
+    }
+
+    /// The `[sms]` settings table for Twilio's API at this stub, with the account
+    /// [`TWILIO_SID`], [`TWILIO_TOKEN`] and [`TWILIO_SENDER`].
+    pub fn twilio_sms(&self) -> String {
+        format!(
+            "[sms]\nprovider = \"twilio\"\ntwilio_account_sid = \"{TWILIO_SID}\"\n\
+             twilio_auth_token = \"{TWILIO_TOKEN}\"\ntwilio_sender_number = \"{TWILIO_SENDER}\"\n\
+             twilio_api_base = \"{}\"\ntimeout = \"3s\"\n",
+            self.url("")
+        )
     }
 
     /// Every request received so far.
@@ -171,50 +176,6 @@ impl HttpStub {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-}
-
-impl Drop for HttpStub {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn serve(
-    listener: std::net::TcpListener,
-    shared: Arc<Shared>,
-    stopped: tokio::sync::oneshot::Receiver<()>,
-) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime starts");
-    rt.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::from_std(listener).expect("the listener joins the runtime");
-        tokio::pin!(stopped);
-        loop {
-            tokio::select! {
-                _ = &mut stopped => return,
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let shared = shared.clone();
-                    tokio::spawn(async move {
-                        // A client that goes away mid-request is no concern of the test.
-                        let _ = connection(stream, shared).await;
-                    });
-                }
-            }
-        }
-    });
 }
 
 /// Serves requests on one connection until the client closes it.

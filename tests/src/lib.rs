@@ -20,6 +20,8 @@
 //!   authenticator rows directly, as someone with database access could.
 //! - [`links`] finds the links in the gateway's mail, reads and ages its
 //!   `link_tokens` rows, and mints login-page confirmation tickets under its key.
+//! - [`pages`] reads the gateway's answers: redirects, cookies, a page's alert.
+//! - [`chromium`] runs the end-to-end walks of `tests/browser` in headless Chromium.
 //!
 //! Every process is killed when its handle is dropped, and its log is printed when a
 //! test fails. Nothing here connects anywhere but 127.0.0.1.
@@ -28,16 +30,19 @@
 
 pub mod authenticator;
 mod browser;
+pub mod chromium;
 mod config;
 pub mod database;
 mod echo;
 mod gateway;
 pub mod http_stub;
 pub mod links;
+pub mod pages;
 mod process;
 pub mod qr;
 mod raw;
 pub mod relay;
+mod server;
 pub mod smtp;
 pub mod store;
 pub mod totp;

@@ -16,7 +16,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 /// The gateway's pages for these flows.
 pub const FORGOT_PATH: &str = "/.portcullis/forgot";
@@ -74,15 +74,9 @@ pub struct LinkStore {
 impl LinkStore {
     /// Connects to the store `gateway` runs on.
     pub async fn open(gateway: &Gateway) -> LinkStore {
-        sqlx::any::install_default_drivers();
-        let url = match gateway.database() {
-            Some(db) => db.url().to_owned(),
-            None => format!("sqlite://{}/portcullis.db", gateway.dir().display()),
-        };
-        let conn = sqlx::AnyConnection::connect(&url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot open the gateway's store at {url}: {e}"));
-        LinkStore { conn }
+        LinkStore {
+            conn: crate::store::connect(gateway).await,
+        }
     }
 
     /// The user's links, oldest first.

@@ -11,6 +11,7 @@
 //! The server runs on a thread of its own, so it answers while the test blocks
 //! on a CLI command, and it stops when its handle is dropped.
 
+use crate::server::{lock, LoopbackServer};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::collections::VecDeque;
@@ -23,6 +24,16 @@ use tokio::net::TcpStream;
 
 /// The longest command or data line accepted; longer input ends the connection.
 const MAX_LINE: usize = 64 * 1024;
+
+/// The `[email]` settings table for an SMTP server on loopback `port` (plain SMTP,
+/// a three-second timeout), sending as `from` (`Name <address>`).
+pub fn email_settings(port: u16, from: &str) -> String {
+    format!(
+        "[email]\nmode = \"smtp\"\nfrom = \"{from}\"\n\
+         smtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_security = \"plain\"\n\
+         timeout = \"3s\"\n"
+    )
+}
 
 /// How an [`SmtpServer`] behaves.
 #[derive(Debug, Clone)]
@@ -80,10 +91,8 @@ struct Shared {
 
 /// A running SMTP server on 127.0.0.1.
 pub struct SmtpServer {
-    addr: SocketAddr,
+    server: LoopbackServer,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl SmtpServer {
@@ -94,37 +103,27 @@ impl SmtpServer {
 
     /// Starts a server with `options`, on a free loopback port.
     pub fn start_with(options: SmtpOptions) -> SmtpServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port is free");
-        listener
-            .set_nonblocking(true)
-            .expect("a listener can be made non-blocking");
-        let addr = listener
-            .local_addr()
-            .expect("a bound socket has an address");
         let shared = Arc::new(Shared {
             options,
             ..Shared::default()
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel();
         let serving = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("smtp-{}", addr.port()))
-            .spawn(move || serve(listener, serving, stopped))
-            .expect("a thread starts");
-        SmtpServer {
-            addr,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        let server = LoopbackServer::start("smtp", move |stream| {
+            let shared = serving.clone();
+            async move {
+                // A client that goes away mid-dialogue is no concern of the test.
+                let _ = Session::new(stream, shared).run().await;
+            }
+        });
+        SmtpServer { server, shared }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.addr().port()
     }
 
     /// While `true`, every new connection is greeted with `421` and closed: a mail
@@ -163,52 +162,6 @@ impl SmtpServer {
     pub fn auth_attempts(&self) -> Vec<AuthAttempt> {
         lock(&self.shared.auths).clone()
     }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The server thread: accepts until told to stop; dropping the runtime ends every
-/// connection.
-fn serve(
-    listener: std::net::TcpListener,
-    shared: Arc<Shared>,
-    stopped: tokio::sync::oneshot::Receiver<()>,
-) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime starts");
-    rt.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::from_std(listener).expect("the listener joins the runtime");
-        tokio::pin!(stopped);
-        loop {
-            tokio::select! {
-                _ = &mut stopped => return,
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let shared = shared.clone();
-                    tokio::spawn(async move {
-                        // A client that goes away mid-dialogue is no concern of the test.
-                        let _ = Session::new(stream, shared).run().await;
-                    });
-                }
-            }
-        }
-    });
 }
 
 /// One client connection.

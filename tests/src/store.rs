@@ -3,10 +3,23 @@
 //! secret row exists, and what an attacker with write access to the database
 //! could do, such as copying one user's sealed secret to another.
 //!
-//! Only the authenticator tables are read and written here.
+//! Only the authenticator tables are read and written here; [`crate::links`] reads
+//! the `link_tokens` table over a connection opened the same way.
 
 use crate::Gateway;
 use sqlx::{Connection, Row};
+
+/// A connection to the store `gateway` runs on.
+pub(crate) async fn connect(gateway: &Gateway) -> sqlx::AnyConnection {
+    sqlx::any::install_default_drivers();
+    let url = match gateway.database() {
+        Some(db) => db.url().to_owned(),
+        None => format!("sqlite://{}/portcullis.db", gateway.dir().display()),
+    };
+    sqlx::AnyConnection::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open the gateway's store at {url}: {e}"))
+}
 
 /// One `authenticators` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,15 +44,9 @@ pub struct StoreAccess {
 impl StoreAccess {
     /// Connects to the store `gateway` runs on.
     pub async fn open(gateway: &Gateway) -> StoreAccess {
-        sqlx::any::install_default_drivers();
-        let url = match gateway.database() {
-            Some(db) => db.url().to_owned(),
-            None => format!("sqlite://{}/portcullis.db", gateway.dir().display()),
-        };
-        let conn = sqlx::AnyConnection::connect(&url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot open the gateway's store at {url}: {e}"));
-        StoreAccess { conn }
+        StoreAccess {
+            conn: connect(gateway).await,
+        }
     }
 
     /// The user's authenticator, if one is saved.

@@ -1175,27 +1175,8 @@ async fn turning_the_app_off_ends_the_users_other_sessions_but_keeps_this_one() 
 /// Gives a user a confirmed email address, so sign-in offers email besides the app.
 fn confirm_email(gw: &Gateway, user: &str) {
     let email = format!("{user}@acme.test");
-    let set = [
-        "user",
-        "set-email",
-        "--tenant",
-        "acme",
-        "--username",
-        user,
-        "--email",
-        &email,
-    ];
-    gw.cli(&set, None).assert_success();
-    let confirm = [
-        "user",
-        "confirm",
-        "--tenant",
-        "acme",
-        "--username",
-        user,
-        "--email",
-    ];
-    gw.cli(&confirm, None).assert_success();
+    gw.user_command("set-email", "acme", user, &["--email", &email]);
+    gw.confirm_addresses("acme", user, true, false);
 }
 
 /// Signs in with an app code and "remember this browser", then signs out.

@@ -7,9 +7,8 @@
 //! them the test fails, saying how to install them, because a skipped browser test
 //! would hide a regression in CI.
 
+use portcullis_tests::chromium::Walk;
 use portcullis_tests::{Gateway, GatewayConfig, Route, Tenant, Upstream};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 const USER: &str = "walker";
 const PASSWORD: &str = "correct-horse-42";
@@ -23,45 +22,9 @@ const SHOTS: [&str; 7] = [
     "6-logout.png",
     "7-signed-out.png",
 ];
-/// Starting Chromium on a busy two-core machine can take a while.
-const WALK_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
-}
-
-/// Fails, saying what to install, unless Chromium, Node and playwright-core are there.
-fn check_prerequisites(dir: &Path) -> PathBuf {
-    let chromium = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        chromium.is_file(),
-        "{} is missing: run `scripts/setup --browser` to install Chromium for the browser test",
-        chromium.display()
-    );
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "{} is missing: run `scripts/setup --browser` to install the browser test's npm packages",
-        dir.join("node_modules/playwright-core").display()
-    );
-    let node = std::process::Command::new("node").arg("--version").output();
-    assert!(
-        node.is_ok_and(|o| o.status.success()),
-        "`node` does not run: run `scripts/setup --browser` to install Node.js"
-    );
-    chromium
-}
-
-#[tokio::test]
-async fn chromium_signs_in_through_login_send_code_and_verify_to_the_upstream() {
-    let dir = browser_dir();
-    let chromium = check_prerequisites(&dir);
-    let shots = dir.join("screenshots");
-    for shot in SHOTS {
-        let _ = std::fs::remove_file(shots.join(shot));
-    }
-
+#[test]
+fn chromium_signs_in_through_login_send_code_and_verify_to_the_upstream() {
     // Two-factor on, email in log mode (the walk reads the code from the log), and
     // a login route on /app backed by the echo upstream, on `localhost`.
     let app = Upstream::start("app");
@@ -75,61 +38,16 @@ async fn chromium_signs_in_through_login_send_code_and_verify_to_the_upstream() 
             )
             .to_toml(),
     );
-    gw.cli(
-        &[
-            "user",
-            "add",
-            "--tenant",
-            "demo",
-            "--username",
-            USER,
-            "--email",
-            "walker@example.test",
-            "--password-stdin",
-        ],
-        Some(&format!("{PASSWORD}\n")),
-    )
-    .assert_success();
-    gw.cli(
-        &[
-            "user",
-            "confirm",
-            "--tenant",
-            "demo",
-            "--username",
-            USER,
-            "--email",
-        ],
-        None,
-    )
-    .assert_success();
+    gw.add_user("demo", USER, Some("walker@example.test"), PASSWORD);
+    gw.confirm_addresses("demo", USER, true, false);
 
-    let walk = tokio::process::Command::new("node")
-        .arg("signin.mjs")
-        .current_dir(&dir)
-        .env("PORTCULLIS_URL", format!("http://localhost:{}", gw.port()))
-        .env("PORTCULLIS_USER", USER)
-        .env("PORTCULLIS_PASSWORD", PASSWORD)
-        .env("PORTCULLIS_LOG", gw.log_path())
-        .env("SHOTS", &shots)
-        .env("CHROMIUM", &chromium)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(WALK_TIMEOUT, walk)
-        .await
-        .unwrap_or_else(|_| panic!("the browser walk took more than {WALK_TIMEOUT:?}"))
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("\"ok\":true"),
-        "the browser walk failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}\ngateway log:\n{}",
-        out.status,
-        gw.log()
-    );
-    for shot in SHOTS {
-        let path = shots.join(shot);
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 1000, "{} was not saved", path.display());
+    Walk {
+        script: "signin.mjs",
+        shots_dir: "",
+        shots: &SHOTS,
+        user: USER,
+        password: PASSWORD,
+        env: &[],
     }
+    .run(&gw);
 }

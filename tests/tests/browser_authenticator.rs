@@ -6,42 +6,33 @@
 //! Needs Debian's Chromium and the browser test's npm packages: without them the
 //! test fails and says to run `scripts/setup --browser`.
 
+use portcullis_tests::chromium::Walk;
 use portcullis_tests::{Gateway, GatewayConfig, Route, Tenant, Upstream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-/// The longest the walk may take.
-const WALK_TIMEOUT: Duration = Duration::from_secs(90);
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
-}
-
-/// Chromium and playwright-core, or a failure saying how to get them.
-fn require_browser() -> PathBuf {
-    let chromium = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    let playwright = browser_dir().join("node_modules/playwright-core");
-    let node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        chromium.is_file() && playwright.is_dir() && node,
-        "the browser test needs node, Chromium at {} and {}: run `scripts/setup --browser`",
-        chromium.display(),
-        playwright.display()
-    );
-    chromium
-}
+const USER: &str = "demo";
+const PASSWORD: &str = "k3qz-8v2m-r7tw-c9pa";
+/// The screenshots the walk saves, in order.
+const SHOTS: [&str; 15] = [
+    "01-login.png",
+    "02-set-up.png",
+    "03-set-up-wrong-code.png",
+    "04-recovery-codes.png",
+    "05-upstream-after-set-up.png",
+    "06-account.png",
+    "07-send-code.png",
+    "08-verify-app.png",
+    "09-upstream-app-code.png",
+    "10-send-code-again.png",
+    "11-verify-recovery-code.png",
+    "12-upstream-recovery-code.png",
+    "13-account-after-recovery.png",
+    "14-send-code-reuse.png",
+    "15-verify-recovery-code-reused.png",
+];
 
 #[test]
 fn set_up_the_app_save_the_codes_and_sign_in_with_a_code_and_a_recovery_code_in_chromium() {
-    let chromium = require_browser();
     let app = Upstream::start("app");
-    // `localhost`, which Chromium resolves to loopback by itself.
     let config = GatewayConfig::new()
         .host_settings("two_factor.enabled = true")
         .tenant(
@@ -51,55 +42,15 @@ fn set_up_the_app_save_the_codes_and_sign_in_with_a_code_and_a_recovery_code_in_
                 .route(Route::login("/", [app.addr()])),
         );
     let gw = Gateway::start(&config.to_toml());
-    let password = "k3qz-8v2m-r7tw-c9pa";
-    gw.add_user("demo", "demo", None, password);
+    gw.add_user("demo", USER, None, PASSWORD);
 
-    let shots = browser_dir().join("screenshots/authenticator");
-    let _ = std::fs::remove_dir_all(&shots);
-    // Output to files, so a chatty failure never blocks on a full pipe.
-    let out_dir = tempfile::tempdir().expect("a temporary directory");
-    let (out_path, err_path) = (out_dir.path().join("stdout"), out_dir.path().join("stderr"));
-    let file = |p: &Path| std::fs::File::create(p).expect("an output file");
-    let mut child = Command::new("node")
-        .arg("authenticator.mjs")
-        .current_dir(browser_dir())
-        .env("PORTCULLIS_URL", gw.url("localhost", ""))
-        .env("PORTCULLIS_USER", "demo")
-        .env("PORTCULLIS_PASSWORD", password)
-        .env("SHOTS", &shots)
-        .env("CHROMIUM", &chromium)
-        .stdin(Stdio::null())
-        .stdout(file(&out_path))
-        .stderr(file(&err_path))
-        .spawn()
-        .expect("node starts");
-
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("the walk can be polled") {
-            break status;
-        }
-        if started.elapsed() > WALK_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-            panic!("the browser walk took longer than {WALK_TIMEOUT:?}:\n{stderr}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    assert!(
-        status.success(),
-        "the browser walk failed ({status}):\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("\"ok\":true"), "{stdout}");
-    let saved = std::fs::read_dir(&shots)
-        .expect("the screenshots directory exists")
-        .count();
-    assert!(
-        saved >= 12,
-        "a screenshot of each page: {saved} in {}",
-        shots.display()
-    );
+    Walk {
+        script: "authenticator.mjs",
+        shots_dir: "authenticator",
+        shots: &SHOTS,
+        user: USER,
+        password: PASSWORD,
+        env: &[],
+    }
+    .run(&gw);
 }

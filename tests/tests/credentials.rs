@@ -7,16 +7,19 @@
 //! opens the page on the gateway itself, and the URL's origin shows where the link
 //! came from. Each test starts its own gateway and servers, so they run in parallel.
 
+use portcullis_tests::http_stub::{TWILIO_SENDER, TWILIO_SID, TWILIO_TOKEN};
 use portcullis_tests::links::{
     link_in, mint_confirmation_ticket, token_of, token_sha256, unix_now, LinkStore,
     ACCOUNT_CONFIRM_EMAIL_PATH, ACCOUNT_CONFIRM_PHONE_PATH, CHANGE_PASSWORD_PATH,
     CONFIRM_EMAIL_PATH, FORGOT_PATH, RESEND_CONFIRMATION_PATH, RESET_PATH,
 };
+use portcullis_tests::pages::{alert, location, page, text_after};
+use portcullis_tests::smtp::email_settings;
 use portcullis_tests::{
     form_field, Browser, Gateway, GatewayConfig, HttpStub, Mail, Route, SmtpServer, Tenant,
     Upstream, CSRF_COOKIE, LOGIN_PATH, SESSION_COOKIE,
 };
-use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::header::SET_COOKIE;
 use reqwest::{Method, Response};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -57,10 +60,6 @@ const NOT_CONFIRMED: &str =
 const FORM_EXPIRED: &str = "This form has expired";
 const COULD_NOT_SEND: &str = "We could not send a link";
 
-const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TWILIO_TOKEN: &str = "twilio-token-93be51";
-const TWILIO_SENDER: &str = "+15550100000";
-
 /// How long a test waits to be sure that nothing was sent.
 const QUIET: Duration = Duration::from_millis(400);
 
@@ -91,12 +90,14 @@ fn site(o: Options<'_>) -> Site {
     let mut acme = Tenant::new("acme", ACME)
         .hostname(ACME_ALIAS)
         .display_name(ACME_NAME)
+        .public_url(ACME_URL)
         .route(Route::login("/", [app.addr()]));
     if !o.acme.is_empty() {
         acme = acme.settings(o.acme);
     }
     let mut beta = Tenant::new("beta", BETA)
         .display_name("Beta Ltd")
+        .public_url(BETA_URL)
         .route(Route::login("/", [app.addr()]));
     if !o.beta.is_empty() {
         beta = beta.settings(o.beta);
@@ -109,9 +110,8 @@ fn site(o: Options<'_>) -> Site {
     if !o.host.is_empty() {
         config = config.host_settings(o.host);
     }
-    let text = with_public_urls(&config.to_toml(), &[("acme", ACME_URL), ("beta", BETA_URL)]);
     Site {
-        gw: Gateway::start(&text),
+        gw: Gateway::start(&config.to_toml()),
         smtp,
         _app: app,
     }
@@ -119,40 +119,19 @@ fn site(o: Options<'_>) -> Site {
 
 /// The `[email]` table for the SMTP server on `port` (plain SMTP on loopback).
 fn smtp_email(port: u16) -> String {
-    format!(
-        "[email]\nmode = \"smtp\"\nfrom = \"Acme Accounts <{MAIL_FROM}>\"\n\
-         smtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_security = \"plain\"\n\
-         timeout = \"3s\"\n"
-    )
+    email_settings(port, &format!("Acme Accounts <{MAIL_FROM}>"))
 }
 
-/// The `[sms]` table for Twilio, with the API at the stand-in.
-fn twilio_sms(stub: &HttpStub) -> String {
-    format!(
-        "[sms]\nprovider = \"twilio\"\ntwilio_account_sid = \"{TWILIO_SID}\"\n\
-         twilio_auth_token = \"{TWILIO_TOKEN}\"\ntwilio_sender_number = \"{TWILIO_SENDER}\"\n\
-         twilio_api_base = \"{}\"\ntimeout = \"3s\"\n",
-        stub.url("")
-    )
-}
-
-/// Sets `public_url` on the named tenants of a settings file (the tenant builder
-/// has no such key).
-fn with_public_urls(config: &str, urls: &[(&str, &str)]) -> String {
-    let mut file: toml::Table = config.parse().expect("the test's settings are TOML");
-    let tenants = file
-        .get_mut("tenants")
-        .and_then(toml::Value::as_array_mut)
-        .expect("the settings have tenants");
-    for (name, url) in urls {
-        let tenant = tenants
-            .iter_mut()
-            .filter_map(toml::Value::as_table_mut)
-            .find(|t| t.get("name").and_then(toml::Value::as_str) == Some(name))
-            .unwrap_or_else(|| panic!("no tenant {name}"));
-        tenant.insert("public_url".into(), (*url).into());
-    }
-    toml::to_string(&file).expect("a TOML table serialises")
+/// A gateway with tenant `acme` alone (public URL [`ACME_URL`], `/` behind a login
+/// on `app`), mailing through the server on `smtp_port`.
+fn acme_alone(smtp_port: u16, app: &Upstream) -> Gateway {
+    let config = GatewayConfig::new().top(&smtp_email(smtp_port)).tenant(
+        Tenant::new("acme", ACME)
+            .display_name(ACME_NAME)
+            .public_url(ACME_URL)
+            .route(Route::login("/", [app.addr()])),
+    );
+    Gateway::start(&config.to_toml())
 }
 
 /// Adds a user with [`PASSWORD`] and the given addresses; returns its id. With
@@ -165,61 +144,14 @@ fn add_user(
     phone: Option<&str>,
     confirmed: bool,
 ) -> i64 {
-    let mut args = vec![
-        "user",
-        "add",
-        "--tenant",
-        tenant,
-        "--username",
-        name,
-        "--password-stdin",
-    ];
-    if let Some(e) = email {
-        args.extend(["--email", e]);
+    let id = gw.add_user_with_phone(tenant, name, email, phone, PASSWORD);
+    if confirmed {
+        gw.confirm_addresses(tenant, name, email.is_some(), phone.is_some());
     }
-    if let Some(p) = phone {
-        args.extend(["--phone", p]);
-    }
-    let out = gw.cli(&args, Some(&format!("{PASSWORD}\n")));
-    out.assert_success();
-    if confirmed && (email.is_some() || phone.is_some()) {
-        let mut args = vec!["user", "confirm", "--tenant", tenant, "--username", name];
-        if email.is_some() {
-            args.push("--email");
-        }
-        if phone.is_some() {
-            args.push("--phone");
-        }
-        gw.cli(&args, None).assert_success();
-    }
-    user_id(&out.stdout)
-}
-
-/// The id in "added user alice (id 1) to tenant acme".
-fn user_id(stdout: &str) -> i64 {
-    stdout
-        .split("(id ")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_else(|| panic!("no user id in {stdout:?}"))
-}
-
-fn user_cli(gw: &Gateway, command: &str, tenant: &str, name: &str, extra: &[&str]) {
-    let mut args = vec!["user", command, "--tenant", tenant, "--username", name];
-    args.extend_from_slice(extra);
-    gw.cli(&args, None).assert_success();
+    id
 }
 
 // ----- Responses ---------------------------------------------------------------------
-
-fn location(r: &Response) -> String {
-    r.headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned()
-}
 
 /// The names of the cookies a response sets, sorted.
 fn set_cookie_names(r: &Response) -> Vec<String> {
@@ -235,25 +167,9 @@ fn set_cookie_names(r: &Response) -> Vec<String> {
     names
 }
 
-async fn page(r: Response) -> (u16, String) {
-    let status = r.status().as_u16();
-    (status, r.text().await.expect("the page has a body"))
-}
-
-/// The text of the element that follows `marker` (up to the next tag).
-fn text_after<'a>(html: &'a str, marker: &str) -> Option<&'a str> {
-    let start = html.find(marker)? + marker.len();
-    html[start..].split('<').next().map(str::trim)
-}
-
 /// The page's heading.
 fn heading(html: &str) -> &str {
     text_after(html, "<h1>").unwrap_or("")
-}
-
-/// The text of the page's error alert, if any.
-fn alert(html: &str) -> Option<&str> {
-    text_after(html, "role=\"alert\">")
 }
 
 /// The text of the page's information box, if any.
@@ -357,7 +273,7 @@ async fn reset_to(b: &Browser, token: &str, new: &str) {
 /// Posts the login form and returns the status and where it sends the browser.
 async fn try_login(b: &Browser, user: &str, password: &str) -> (u16, String, String) {
     let r = b.login(ACME, user, password, "/app").await;
-    let loc = location(&r);
+    let loc = location(&r).to_owned();
     let (status, html) = page(r).await;
     (status, loc, html)
 }
@@ -641,12 +557,7 @@ async fn silent_mail_server() -> (u16, Arc<AtomicUsize>) {
 async fn the_forgot_answer_does_not_wait_for_a_mail_server_that_hangs() {
     let (smtp_port, connections) = silent_mail_server().await;
     let app = Upstream::start("app");
-    let config = GatewayConfig::new().top(&smtp_email(smtp_port)).tenant(
-        Tenant::new("acme", ACME)
-            .display_name(ACME_NAME)
-            .route(Route::login("/", [app.addr()])),
-    );
-    let gw = Gateway::start(&with_public_urls(&config.to_toml(), &[("acme", ACME_URL)]));
+    let gw = acme_alone(smtp_port, &app);
     add_user(&gw, "acme", ALICE, Some(ALICE_EMAIL), None, true);
 
     // The mail waits on a server that never answers; the answer does not.
@@ -680,12 +591,7 @@ async fn the_forgot_answer_does_not_wait_for_a_mail_server_that_hangs() {
 async fn a_mail_server_that_never_answers_fails_a_confirmation_send_after_the_email_timeout() {
     let (smtp_port, _) = silent_mail_server().await;
     let app = Upstream::start("app");
-    let config = GatewayConfig::new().top(&smtp_email(smtp_port)).tenant(
-        Tenant::new("acme", ACME)
-            .display_name(ACME_NAME)
-            .route(Route::login("/", [app.addr()])),
-    );
-    let gw = Gateway::start(&with_public_urls(&config.to_toml(), &[("acme", ACME_URL)]));
+    let gw = acme_alone(smtp_port, &app);
     add_user(&gw, "acme", ALICE, Some(ALICE_EMAIL), None, false);
     let b = gw.browser();
     sign_in(&b, ALICE, PASSWORD).await;
@@ -955,13 +861,7 @@ async fn a_reset_link_sent_to_a_replaced_address_no_longer_works() {
     let link = reset_link(&s, ALICE, ALICE_EMAIL).await;
 
     // The operator replaces the address (say, the old mailbox was taken over).
-    user_cli(
-        &s.gw,
-        "set-email",
-        "acme",
-        ALICE,
-        &["--email", "alice@new.test"],
-    );
+    s.gw.user_command("set-email", "acme", ALICE, &["--email", "alice@new.test"]);
     let b = s.gw.browser();
     let (_, html) = open_reset(&b, ACME, token_of(&link)).await;
     assert_eq!(heading(&html), LINK_DEAD, "GET after the address changed");
@@ -1166,9 +1066,9 @@ async fn a_password_change_needs_the_current_password_and_ends_only_the_other_se
     let r = change_password(&changer, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(
         (r.status().as_u16(), location(&r)),
-        (303, format!("{ACCOUNT}?done=password-changed"))
+        (303, format!("{ACCOUNT}?done=password-changed").as_str())
     );
-    let html = account_page_at(&changer, &location(&r)).await;
+    let html = account_page_at(&changer, location(&r)).await;
     assert_eq!(
         info(&html),
         Some("Your password is changed. Other browsers are signed out.")
@@ -1276,10 +1176,10 @@ async fn the_account_page_mails_a_confirmation_link_that_only_its_button_uses() 
     let r = account_post(&b, ACCOUNT_CONFIRM_EMAIL_PATH, &[]).await;
     assert_eq!(
         (r.status().as_u16(), location(&r)),
-        (303, format!("{ACCOUNT}?done=email-sent"))
+        (303, format!("{ACCOUNT}?done=email-sent").as_str())
     );
     assert_eq!(
-        info(&account_page_at(&b, &location(&r)).await),
+        info(&account_page_at(&b, location(&r)).await),
         Some("We sent a confirmation link to your email address.")
     );
     let mail = s.smtp.expect_mail().await;
@@ -1369,13 +1269,7 @@ async fn a_confirmation_link_dies_when_it_expires_or_the_address_changes() {
     assert_eq!(heading(&html), LINK_DEAD);
 
     // Bob's address changes after the link went out: it confirms nothing.
-    user_cli(
-        &s.gw,
-        "set-email",
-        "acme",
-        BOB,
-        &["--email", "robert@acme.test"],
-    );
+    s.gw.user_command("set-email", "acme", BOB, &["--email", "robert@acme.test"]);
     let (_, html) = post_confirm_email(&b, token_of(&bob_link)).await;
     assert_eq!(heading(&html), LINK_DEAD);
     for user in [ALICE, BOB] {
@@ -1573,7 +1467,7 @@ async fn forged_and_expired_confirmation_tickets_send_nothing() {
 
 /// A site whose text messages go to a Twilio stand-in.
 fn phone_site(twilio: &HttpStub, host: &str) -> Site {
-    let top = twilio_sms(twilio);
+    let top = twilio.twilio_sms();
     site(Options {
         top: &top,
         host,
@@ -1664,9 +1558,9 @@ async fn phone_confirmation_sends_the_exact_twilio_request_and_only_the_right_co
     let r = confirm_phone(&b, &code).await;
     assert_eq!(
         (r.status().as_u16(), location(&r)),
-        (303, format!("{ACCOUNT}?done=phone-confirmed"))
+        (303, format!("{ACCOUNT}?done=phone-confirmed").as_str())
     );
-    let html = account_page_at(&b, &location(&r)).await;
+    let html = account_page_at(&b, location(&r)).await;
     assert_eq!(account_state(&html, "Text message"), "Confirmed");
     assert_eq!(info(&html), Some("Your phone number is confirmed."));
     assert!(!html.contains(&format!("action=\"{ACCOUNT_CONFIRM_PHONE_PATH}\"")));
@@ -1952,7 +1846,7 @@ async fn no_reset_link_goes_to_a_disabled_user_or_one_without_an_address() {
     let s = site(Options::default());
     add_user(&s.gw, "acme", ALICE, Some(ALICE_EMAIL), None, true);
     add_user(&s.gw, "acme", BOB, None, None, false);
-    user_cli(&s.gw, "disable", "acme", ALICE, &[]);
+    s.gw.user_command("disable", "acme", ALICE, &[]);
     for login in [ALICE, ALICE_EMAIL, BOB] {
         let (status, html) = page(forgot(&s.gw.browser(), ACME, login).await).await;
         assert_eq!(

@@ -3,11 +3,12 @@
 //!
 //! Each test starts its own gateway, so they run in parallel.
 
+use portcullis_tests::pages::{location, set_cookie};
 use portcullis_tests::{
-    portcullis, unused_addr, Browser, Echo, Gateway, GatewayConfig, RawRequest, Route, Tenant,
-    Upstream, CSRF_COOKIE, IDENTITY_HEADERS, LOGIN_PATH, LOGOUT_PATH, SESSION_COOKIE,
+    portcullis, unused_addr, Echo, Gateway, GatewayConfig, RawRequest, Route, Tenant, Upstream,
+    CSRF_COOKIE, IDENTITY_HEADERS, LOGIN_PATH, LOGOUT_PATH, SESSION_COOKIE,
 };
-use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
 use reqwest::Method;
 use std::collections::BTreeMap;
 
@@ -66,13 +67,6 @@ fn login_url_for(target: &str) -> String {
     format!("{LOGIN_PATH}?return={encoded}")
 }
 
-fn location(r: &reqwest::Response) -> &str {
-    r.headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
 fn set_cookies(r: &reqwest::Response) -> Vec<String> {
     r.headers()
         .get_all(SET_COOKIE)
@@ -82,19 +76,7 @@ fn set_cookies(r: &reqwest::Response) -> Vec<String> {
 }
 
 fn sets_session_cookie(r: &reqwest::Response) -> bool {
-    set_cookies(r)
-        .iter()
-        .any(|c| c.starts_with(&format!("{SESSION_COOKIE}=")))
-}
-
-/// A request with an explicit `Cookie` header, as an API client sends it.
-async fn get_with_cookie(b: &Browser, host: &str, path: &str, cookie: &str) -> reqwest::Response {
-    b.request(Method::GET, host, path)
-        .header(ACCEPT, "application/json")
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .expect("the gateway answers")
+    set_cookie(r, SESSION_COOKIE).is_some()
 }
 
 async fn assert_unauthenticated(r: reqwest::Response, what: &str) {
@@ -243,9 +225,13 @@ async fn signing_in_again_replaces_the_session_id_and_ends_the_old_one() {
     let second = b.cookie(ACME, SESSION_COOKIE).unwrap();
     assert_ne!(first, second);
 
-    let old = get_with_cookie(&b, ACME, "/app", &format!("{SESSION_COOKIE}={first}")).await;
+    let old = b
+        .get_with_cookie(ACME, "/app", &format!("{SESSION_COOKIE}={first}"))
+        .await;
     assert_unauthenticated(old, "the replaced session").await;
-    let new = get_with_cookie(&b, ACME, "/app", &format!("{SESSION_COOKIE}={second}")).await;
+    let new = b
+        .get_with_cookie(ACME, "/app", &format!("{SESSION_COOKIE}={second}"))
+        .await;
     assert_eq!(Echo::from_response(new).await.upstream(), "app");
 
     // A signed-in browser is sent on from the login page instead of seeing a form.
@@ -599,9 +585,9 @@ async fn session_cookie_of_one_tenant_is_refused_on_another() {
     let session = b.sign_in(ACME, ALICE, PASSWORD).await;
     let cookie = format!("{SESSION_COOKIE}={session}");
 
-    let on_acme = get_with_cookie(&b, ACME, "/", &cookie).await;
+    let on_acme = b.get_with_cookie(ACME, "/", &cookie).await;
     assert_eq!(Echo::from_response(on_acme).await.upstream(), "app");
-    let on_beta = get_with_cookie(&b, BETA, "/", &cookie).await;
+    let on_beta = b.get_with_cookie(BETA, "/", &cookie).await;
     assert_unauthenticated(on_beta, "acme's cookie on beta").await;
 
     // Acme's CSRF cookie and token do not make a form on beta.
@@ -652,7 +638,9 @@ async fn logout_ends_the_session() {
         set_cookies(&r)
     );
 
-    let old = get_with_cookie(&b, ACME, "/app", &format!("{SESSION_COOKIE}={session}")).await;
+    let old = b
+        .get_with_cookie(ACME, "/app", &format!("{SESSION_COOKIE}={session}"))
+        .await;
     assert_unauthenticated(old, "the ended session's cookie").await;
     assert_unauthenticated(b.get(ACME, "/app").await, "the same browser").await;
 }
@@ -950,7 +938,7 @@ async fn malformed_session_cookies_never_pass_and_never_crash_the_gateway() {
 
     // Still serving, and the genuine cookie still works.
     assert!(s.gw.is_running(), "the gateway is still running");
-    let echo = Echo::from_response(get_with_cookie(&b, ACME, "/app", &c(&valid)).await).await;
+    let echo = Echo::from_response(b.get_with_cookie(ACME, "/app", &c(&valid)).await).await;
     assert_eq!(echo.header("x-auth-user"), vec![ALICE]);
 }
 
@@ -1053,7 +1041,9 @@ async fn posts_without_a_valid_csrf_token_are_refused() {
         .post_form(ACME, LOGOUT_PATH, &[("csrf", "forged-token")])
         .await;
     assert_eq!(r.status(), 403, "logout with a wrong token");
-    let still = get_with_cookie(&b, ACME, "/app", &format!("{SESSION_COOKIE}={session}")).await;
+    let still = b
+        .get_with_cookie(ACME, "/app", &format!("{SESSION_COOKIE}={session}"))
+        .await;
     assert_eq!(Echo::from_response(still).await.upstream(), "app");
 }
 

@@ -102,19 +102,7 @@ async fn a_code_sent_by_one_instance_is_verified_on_the_other_and_only_once() {
     };
     let p = pair(&url, "[host.settings.two_factor]\nenabled = true\n");
     p.a.add_user("acme", "alice", Some("alice@acme.test"), PASSWORD);
-    p.a.cli(
-        &[
-            "user",
-            "confirm",
-            "--tenant",
-            "acme",
-            "--username",
-            "alice",
-            "--email",
-        ],
-        None,
-    )
-    .assert_success();
+    p.a.confirm_addresses("acme", "alice", true, false);
 
     // Password and code request on A.
     let on_a = p.a.browser();

@@ -7,12 +7,14 @@
 //! parallel. Short code lifetimes and cool-downs in the settings keep it quick.
 
 use hmac::{Hmac, Mac};
-use portcullis_tests::smtp::{code_after, AuthAttempt};
+use portcullis_tests::http_stub::{TWILIO_SENDER, TWILIO_SID, TWILIO_TOKEN};
+use portcullis_tests::pages::{alert, location, page, set_cookie};
+use portcullis_tests::smtp::{code_after, email_settings, AuthAttempt};
 use portcullis_tests::{
     form_field, unused_addr, Browser, Echo, Gateway, GatewayConfig, HttpStub, Route, SmtpOptions,
     SmtpServer, Tenant, Upstream, LOGIN_PATH, SESSION_COOKIE,
 };
-use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::ACCEPT;
 use reqwest::{Method, Response};
 use std::time::Duration;
 
@@ -44,9 +46,6 @@ const NO_PROVIDER: &str =
 const SMTP_USER: &str = "portcullis-mailer";
 const SMTP_PASSWORD: &str = "smtp-secret-7f2c";
 const MAIL_FROM: &str = "signin@acme.test";
-const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TWILIO_TOKEN: &str = "twilio-token-93be51";
-const TWILIO_SENDER: &str = "+15550100000";
 const WEBHOOK_SECRET: &str = "webhook-secret-d41e";
 
 /// How long a test waits to be sure that nothing was sent.
@@ -90,27 +89,13 @@ fn site_with(config: impl FnOnce(GatewayConfig, Tenant, &Upstream) -> GatewayCon
 
 /// The `[email]` table for the SMTP server on `port` (plain SMTP on loopback).
 fn smtp_email(port: u16, credentials: Option<(&str, &str)>) -> String {
-    let mut t = format!(
-        "[email]\nmode = \"smtp\"\nfrom = \"Acme Sign-in <{MAIL_FROM}>\"\n\
-         smtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_security = \"plain\"\n\
-         timeout = \"3s\"\n"
-    );
+    let mut t = email_settings(port, &format!("Acme Sign-in <{MAIL_FROM}>"));
     if let Some((user, password)) = credentials {
         t.push_str(&format!(
             "smtp_username = \"{user}\"\nsmtp_password = \"{password}\"\n"
         ));
     }
     t
-}
-
-/// The `[sms]` table for Twilio, with the API at the stand-in.
-fn twilio_sms(stub: &HttpStub) -> String {
-    format!(
-        "[sms]\nprovider = \"twilio\"\ntwilio_account_sid = \"{TWILIO_SID}\"\n\
-         twilio_auth_token = \"{TWILIO_TOKEN}\"\ntwilio_sender_number = \"{TWILIO_SENDER}\"\n\
-         twilio_api_base = \"{}\"\ntimeout = \"3s\"\n",
-        stub.url("")
-    )
 }
 
 /// The `[sms]` table for a webhook at `url`, signed with [`WEBHOOK_SECRET`].
@@ -124,16 +109,7 @@ fn webhook_sms(url: &str) -> String {
 /// Adds a user with [`PASSWORD`] and the given addresses, all of them confirmed.
 fn add_user(gw: &Gateway, tenant: &str, name: &str, email: Option<&str>, phone: Option<&str>) {
     add_unconfirmed_user(gw, tenant, name, email, phone);
-    let mut args = vec!["user", "confirm", "--tenant", tenant, "--username", name];
-    if email.is_some() {
-        args.push("--email");
-    }
-    if phone.is_some() {
-        args.push("--phone");
-    }
-    if args.len() > 6 {
-        gw.cli(&args, None).assert_success();
-    }
+    gw.confirm_addresses(tenant, name, email.is_some(), phone.is_some());
 }
 
 /// Adds a user with [`PASSWORD`] and the given addresses, none of them confirmed.
@@ -144,48 +120,10 @@ fn add_unconfirmed_user(
     email: Option<&str>,
     phone: Option<&str>,
 ) {
-    let mut args = vec![
-        "user",
-        "add",
-        "--tenant",
-        tenant,
-        "--username",
-        name,
-        "--password-stdin",
-    ];
-    if let Some(e) = email {
-        args.extend(["--email", e]);
-    }
-    if let Some(p) = phone {
-        args.extend(["--phone", p]);
-    }
-    gw.cli(&args, Some(&format!("{PASSWORD}\n")))
-        .assert_success();
-}
-
-fn user_cli(gw: &Gateway, command: &str, tenant: &str, name: &str, extra: &[&str]) {
-    let mut args = vec!["user", command, "--tenant", tenant, "--username", name];
-    args.extend_from_slice(extra);
-    gw.cli(&args, None).assert_success();
+    gw.add_user_with_phone(tenant, name, email, phone, PASSWORD);
 }
 
 // ----- Responses ---------------------------------------------------------------------
-
-fn location(r: &Response) -> &str {
-    r.headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
-fn set_cookie(r: &Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
-}
 
 /// The values of the radio buttons named `name` on a page.
 fn radio_values(html: &str, name: &str) -> Vec<String> {
@@ -196,27 +134,6 @@ fn radio_values(html: &str, name: &str) -> Vec<String> {
         })
         .filter_map(|tag| Some(tag.split("value=\"").nth(1)?.split('"').next()?.to_owned()))
         .collect()
-}
-
-/// The text of the page's error alert, if any.
-fn alert(html: &str) -> Option<&str> {
-    let start = html.find("role=\"alert\">")? + "role=\"alert\">".len();
-    html[start..].split('<').next().map(str::trim)
-}
-
-async fn page(r: Response) -> (u16, String) {
-    let status = r.status().as_u16();
-    (status, r.text().await.expect("the page has a body"))
-}
-
-/// A request with an explicit `Cookie` header, as an API client sends it.
-async fn get_with_cookie(b: &Browser, host: &str, path: &str, cookie: &str) -> Response {
-    b.request(Method::GET, host, path)
-        .header(ACCEPT, "application/json")
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .expect("the gateway answers")
 }
 
 // ----- The sign-in steps ---------------------------------------------------------------
@@ -322,6 +239,23 @@ async fn logged_code(gw: &Gateway, seen: usize) -> String {
         .unwrap_or_else(|| panic!("code number {seen} is not in the log:\n{log}"))
 }
 
+/// Signs `user` in on [`ACME`] with the password, has a code sent by email and
+/// reads it from the log, where it is the first code.
+async fn first_code_by_email(gw: &Gateway, b: &Browser, user: &str) -> String {
+    password_step(b, ACME, user, "/app").await;
+    send_code(b, ACME, "email").await;
+    logged_code(gw, 0).await
+}
+
+/// A well-formed code that is not `code`.
+fn wrong_code(code: &str) -> &'static str {
+    if code == "000000" {
+        "111111"
+    } else {
+        "000000"
+    }
+}
+
 /// The code at the start of a text message ("123456 is your … sign-in code").
 fn sms_code(body: &str) -> String {
     let digits: String = body.chars().take_while(char::is_ascii_digit).collect();
@@ -395,7 +329,9 @@ async fn a_code_mailed_through_smtp_signs_in_and_the_app_sees_pwd_and_email() {
     assert_eq!(echo.header("x-auth-email"), [ALICE_EMAIL]);
 
     // The pending id is dead, and in SMTP mode no code reaches the log.
-    let old = get_with_cookie(&b, ACME, "/app", &format!("{SESSION_COOKIE}={pending}")).await;
+    let old = b
+        .get_with_cookie(ACME, "/app", &format!("{SESSION_COOKIE}={pending}"))
+        .await;
     assert_eq!(old.status(), 401, "the pending session id");
     let log = s.gw.log();
     assert!(!log.contains(&code), "the code is in the log:\n{log}");
@@ -466,7 +402,7 @@ async fn smtp_auth_login_is_used_when_plain_is_not_offered_and_a_refusing_server
 async fn twilio_gets_the_exact_messages_request_and_its_code_signs_in_with_sms() {
     let twilio = HttpStub::answering(201, r#"{"sid":"SM0001","status":"queued"}"#);
     let s = site_with(|c, acme, _| {
-        c.top(&twilio_sms(&twilio))
+        c.top(&twilio.twilio_sms())
             .host_settings(TWO_FACTOR_ON)
             .tenant(acme)
     });
@@ -654,13 +590,7 @@ async fn with_the_host_on_a_tenant_or_a_user_that_turns_two_factor_off_gets_none
     add_user(&s.gw, "acme", ALICE, Some(ALICE_EMAIL), None);
     add_user(&s.gw, "beta", ALICE, Some(ALICE_EMAIL), None);
     add_user(&s.gw, "beta", BOB, Some(BOB_EMAIL), None);
-    user_cli(
-        &s.gw,
-        "set-two-factor",
-        "beta",
-        BOB,
-        &["--enabled", "false"],
-    );
+    s.gw.user_command("set-two-factor", "beta", BOB, &["--enabled", "false"]);
 
     // The tenant switched it off.
     let b = s.gw.browser();
@@ -759,16 +689,16 @@ async fn unconfirmed_addresses_are_never_offered_and_never_sent_a_code() {
     let twilio = HttpStub::answering(201, "{}");
     let s = site_with(|c, acme, _| {
         c.top(&smtp_email(smtp.port(), None))
-            .top(&twilio_sms(&twilio))
+            .top(&twilio.twilio_sms())
             .host_settings(TWO_FACTOR_ON)
             .host_settings("two_factor.when_no_provider = \"deny\"")
             .tenant(acme)
     });
     // Alice: email confirmed, phone not. Bob: phone confirmed, email not.
     add_unconfirmed_user(&s.gw, "acme", ALICE, Some(ALICE_EMAIL), Some(ALICE_PHONE));
-    user_cli(&s.gw, "confirm", "acme", ALICE, &["--email"]);
+    s.gw.user_command("confirm", "acme", ALICE, &["--email"]);
     add_unconfirmed_user(&s.gw, "acme", BOB, Some(BOB_EMAIL), Some(BOB_PHONE));
-    user_cli(&s.gw, "confirm", "acme", BOB, &["--phone"]);
+    s.gw.user_command("confirm", "acme", BOB, &["--phone"]);
 
     let alice = s.gw.browser();
     password_step(&alice, ACME, ALICE, "/app").await;
@@ -800,8 +730,7 @@ async fn unconfirmed_addresses_are_never_offered_and_never_sent_a_code() {
     assert!(twilio.requests().is_empty(), "no text was sent");
 
     // A changed address is unconfirmed again: nothing is left to offer alice.
-    user_cli(
-        &s.gw,
+    s.gw.user_command(
         "set-email",
         "acme",
         ALICE,
@@ -817,7 +746,7 @@ async fn unconfirmed_addresses_are_never_offered_and_never_sent_a_code() {
     assert!(smtp.next_mail(QUIET).await.is_none(), "no mail was sent");
 
     // Once confirmed, the new address gets the code.
-    user_cli(&s.gw, "confirm", "acme", ALICE, &["--email"]);
+    s.gw.user_command("confirm", "acme", ALICE, &["--email"]);
     password_step(&alice, ACME, ALICE, "/app").await;
     send_code(&alice, ACME, "email").await;
     assert_eq!(smtp.expect_mail().await.to, ["alice.new@acme.test"]);
@@ -864,10 +793,8 @@ async fn in_log_mode_the_code_is_logged_and_a_wrong_code_is_refused_on_the_page(
     );
     let b = s.gw.browser();
 
-    password_step(&b, ACME, ALICE, "/app").await;
-    send_code(&b, ACME, "email").await;
-    let code = logged_code(&s.gw, 0).await;
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let code = first_code_by_email(&s.gw, &b, ALICE).await;
+    let wrong = wrong_code(&code);
     let (status, message) = refused_code(&b, ACME, "email", wrong).await;
     assert_eq!(status, 200);
     assert!(message.starts_with(WRONG_CODE), "{message}");
@@ -902,9 +829,7 @@ async fn an_expired_code_is_refused_and_a_new_one_signs_in() {
     add_user(&s.gw, "acme", ALICE, Some(ALICE_EMAIL), None);
     let b = s.gw.browser();
 
-    password_step(&b, ACME, ALICE, "/app").await;
-    send_code(&b, ACME, "email").await;
-    let first = logged_code(&s.gw, 0).await;
+    let first = first_code_by_email(&s.gw, &b, ALICE).await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let (status, message) = refused_code(&b, ACME, "email", &first).await;
     assert_eq!(status, 200);
@@ -926,10 +851,8 @@ async fn a_code_dies_after_its_wrong_tries_even_for_the_right_code() {
     add_user(&s.gw, "acme", ALICE, Some(ALICE_EMAIL), None);
     let b = s.gw.browser();
 
-    password_step(&b, ACME, ALICE, "/app").await;
-    send_code(&b, ACME, "email").await;
-    let code = logged_code(&s.gw, 0).await;
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let code = first_code_by_email(&s.gw, &b, ALICE).await;
+    let wrong = wrong_code(&code);
     for i in 1..=2 {
         let (status, message) = refused_code(&b, ACME, "email", wrong).await;
         assert_eq!(status, 200, "wrong try {i}");
@@ -1086,10 +1009,8 @@ async fn wrong_codes_lock_the_account_and_a_correct_password_does_not_reset_the_
 
     // Bob: wrong codes alone lead to the lock, and then even the right code is refused.
     let b = s.gw.browser();
-    password_step(&b, ACME, BOB, "/app").await;
-    send_code(&b, ACME, "email").await;
-    let code = logged_code(&s.gw, 0).await;
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let code = first_code_by_email(&s.gw, &b, BOB).await;
+    let wrong = wrong_code(&code);
     // With a limit of three the lock comes by the fourth try at the latest (see the
     // ignored test below for when exactly).
     let mut statuses = Vec::new();
@@ -1144,7 +1065,7 @@ async fn wrong_codes_lock_the_account_and_a_correct_password_does_not_reset_the_
     password_step(&b, ACME, ALICE, "/app").await;
     send_code(&b, ACME, "email").await;
     let code = logged_code(&s.gw, 1).await;
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let wrong = wrong_code(&code);
     let r = enter_code(&b, ACME, "email", wrong, false).await;
     assert_ne!(r.status(), 303);
     let r = enter_code(&b, ACME, "email", &code, false).await;
@@ -1168,10 +1089,8 @@ async fn two_wrong_codes_after_a_correct_password_stay_below_a_limit_of_three() 
     });
     add_user(&s.gw, "acme", ALICE, Some(ALICE_EMAIL), None);
     let b = s.gw.browser();
-    password_step(&b, ACME, ALICE, "/app").await;
-    send_code(&b, ACME, "email").await;
-    let code = logged_code(&s.gw, 0).await;
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let code = first_code_by_email(&s.gw, &b, ALICE).await;
+    let wrong = wrong_code(&code);
     for i in 1..=2 {
         let (status, message) = refused_code(&b, ACME, "email", wrong).await;
         assert_eq!(status, 200, "wrong code {i}: {message}");
@@ -1323,7 +1242,7 @@ async fn failed_deliveries_say_so_keep_every_provider_and_log_the_cause() {
     let twilio = HttpStub::answering(500, r#"{"code":20500,"message":"Internal Server Error"}"#);
     let s = site_with(|c, acme, _| {
         c.top(&smtp_email(down.port(), Some((SMTP_USER, SMTP_PASSWORD))))
-            .top(&twilio_sms(&twilio))
+            .top(&twilio.twilio_sms())
             .host_settings(TWO_FACTOR_ON)
             .tenant(acme)
     });
@@ -1383,7 +1302,7 @@ async fn after_a_failed_send_another_provider_sends_a_code_at_once() {
     let twilio = HttpStub::answering(201, "{}");
     let s = site_with(|c, acme, _| {
         c.top(&smtp_email(down.port(), None))
-            .top(&twilio_sms(&twilio))
+            .top(&twilio.twilio_sms())
             .host_settings(TWO_FACTOR_ON)
             .tenant(acme)
     });
@@ -1412,7 +1331,7 @@ async fn choosing_another_provider_after_a_code_was_sent_sends_by_that_provider(
     let twilio = HttpStub::answering(201, "{}");
     let s = site_with(|c, acme, _| {
         c.top(&smtp_email(smtp.port(), None))
-            .top(&twilio_sms(&twilio))
+            .top(&twilio.twilio_sms())
             .host_settings(TWO_FACTOR_ON)
             .tenant(acme)
     });
