@@ -12,6 +12,7 @@ mod respond;
 
 use crate::app::App;
 use crate::auth::session::{Session as UserSession, Stage};
+use crate::logging::AccessLine;
 use crate::pages::{self, cookies, Form, Method, Reply, Request, MAX_FORM_BYTES, OWN_PREFIX};
 use crate::tenancy::{normalise_host, NormalPath, RoutePolicy, Tenant, Upstream};
 use async_trait::async_trait;
@@ -22,9 +23,6 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Target of the per-request access lines.
-pub const ACCESS_TARGET: &str = "portcullis::access";
 
 /// The gateway as a Pingora proxy application.
 pub struct Gateway {
@@ -297,18 +295,17 @@ impl ProxyHttp for Gateway {
         if ctx.upstream.is_some() {
             m.proxied(ctx.started.elapsed());
         }
-        tracing::info!(
-            target: ACCESS_TARGET,
-            tenant = ctx.tenant.as_ref().map(|t| t.name.as_str()).unwrap_or("-"),
-            route = ctx.route_prefix.as_deref().unwrap_or(ctx.route),
-            method = s.req_header().method.as_str(),
+        crate::logging::access(&AccessLine {
+            tenant: ctx.tenant.as_ref().map(|t| t.name.as_str()).unwrap_or("-"),
+            route: ctx.route_prefix.as_deref().unwrap_or(ctx.route),
+            method: s.req_header().method.as_str(),
             status,
-            user = ctx.user.as_ref().map(|u| &*u.username).unwrap_or("-"),
+            user: ctx.user.as_ref().map(|u| &*u.username).unwrap_or("-"),
             // Microsecond precision, printed as the shortest decimal.
-            duration_ms = (ctx.started.elapsed().as_micros() as f64) / 1000.0,
-            client = %ctx.client.map(|c| c.to_string()).unwrap_or_default(),
-            error = e.map(|e| e.etype().as_str()),
-        );
+            duration_ms: (ctx.started.elapsed().as_micros() as f64) / 1000.0,
+            client: ctx.client,
+            error: e.map(|e| e.etype().as_str()),
+        });
     }
 }
 
