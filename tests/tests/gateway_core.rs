@@ -873,6 +873,48 @@ async fn encoded_dot_segments_are_routed_as_the_normalised_path() {
 }
 
 #[tokio::test]
+async fn request_targets_that_name_no_path_get_400_and_are_never_forwarded() {
+    // Fault pinned: Pingora reads a target such as `foo:/secret` as `/` but sends its
+    // bytes upstream unless the URI is replaced, so it was routed as `/` and an upstream
+    // that parsed it reached the denied `/secret`.
+    let s = site();
+    let session = s.gw.browser().sign_in(ACME, ALICE, PASSWORD).await;
+    for target in [
+        "foo:/secret/plans",
+        "1:/secret",
+        "secret/plans",
+        "*",
+        "acme.test:80",
+    ] {
+        for signed_in in [false, true] {
+            let mut req = RawRequest::get(ACME, target);
+            if signed_in {
+                req = req.header("Cookie", format!("{SESSION_COOKIE}={session}"));
+            }
+            let r = s.gw.raw(&req).await;
+            assert_eq!(
+                r.status,
+                400,
+                "{target} (signed in: {signed_in}): {}",
+                r.text()
+            );
+            assert!(!r.text().contains("\"upstream\""), "{target}: not proxied");
+        }
+    }
+
+    // Absolute form names a path: it is routed, and forwarded, as that path.
+    let r =
+        s.gw.raw(&RawRequest::get(ACME, "http://acme.test/public/../secret"))
+            .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let req = RawRequest::get(ACME, "http://acme.test/public/%7Ex?q=1");
+    let echo = Echo::from_raw(&s.gw.raw(&req).await);
+    assert_eq!(echo.upstream(), "public");
+    assert_eq!(echo.path(), "/public/~x");
+    assert_eq!(echo.query(), Some("q=1"));
+}
+
+#[tokio::test]
 async fn deny_route_answers_403_signed_in_or_not() {
     let s = site();
     let b = s.gw.browser();

@@ -62,11 +62,10 @@ pub fn prepare(
     host: &str,
     user: Option<(&Session, &str)>,
 ) -> Result<()> {
-    // The upstream sees the path the policy saw; most requests already carry it.
-    let unchanged = req.uri.scheme().is_none()
-        && req.uri.authority().is_none()
-        && req.uri.path_and_query().map(|p| p.as_str()) == Some(path_and_query);
-    if !unchanged {
+    // The upstream sees the path the policy saw. Pingora sends the target's bytes as
+    // received unless the URI is replaced, so they are compared, not the parsed URI
+    // (which can differ from them); most requests already carry the normalised path.
+    if req.raw_path() != path_and_query.as_bytes() {
         let uri: http::Uri = path_and_query.parse().map_err(|_| {
             Error::explain(ErrorType::InternalError, "normalised path is not a URI")
         })?;

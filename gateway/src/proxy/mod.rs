@@ -17,7 +17,7 @@ use crate::pages::{self, cookies, Form, Method, Reply, Request, MAX_FORM_BYTES, 
 use crate::tenancy::{normalise_host, NormalPath, RoutePolicy, Tenant, Upstream};
 use async_trait::async_trait;
 use bytes::BytesMut;
-use pingora::http::ResponseHeader;
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use std::net::IpAddr;
@@ -107,8 +107,16 @@ impl ProxyHttp for Gateway {
         ctx.host = raw_host.unwrap_or_default();
         ctx.tenant = Some(tenant.clone());
 
-        // Path: normalised, or refused.
-        let Ok(path) = NormalPath::parse(s.req_header().uri.path()) else {
+        // Path: normalised, or refused. Only origin form (`/path`) and absolute form
+        // (`http://host/path`) name a path; Pingora reads a target such as `foo:/admin`
+        // as `/` but would send its bytes upstream, so every other form is refused here
+        // rather than routed as something it is not.
+        let head = s.req_header();
+        let path = match names_its_path(head).then(|| NormalPath::parse(head.uri.path())) {
+            Some(Ok(path)) => Ok(path),
+            _ => Err(()),
+        };
+        let Ok(path) = path else {
             let reply = pages::error_page(
                 &self.app,
                 Some(&tenant),
@@ -450,6 +458,23 @@ fn header_str(s: &Session, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// Whether the request target is in origin form (`/path?q`) or absolute form
+/// (`http://host/path?q`) and Pingora's URI holds the path the target names. Any
+/// other form (`foo:/admin`, `admin`, `*`, `host:port`) names no path here:
+/// Pingora reads some as `/` yet would send their bytes upstream.
+fn names_its_path(head: &RequestHeader) -> bool {
+    let raw = head.raw_path();
+    if raw.starts_with(b"/") {
+        return true;
+    }
+    let scheme_end = raw.iter().position(|&b| b == b':').unwrap_or(0);
+    let scheme = &raw[..scheme_end];
+    if !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https")) {
+        return false;
+    }
+    http::Uri::try_from(raw).is_ok_and(|u| u.authority().is_some() && u.path() == head.uri.path())
 }
 
 fn cookie_headers(s: &Session) -> Vec<String> {
