@@ -65,6 +65,13 @@ pub fn build(app: Arc<App>, extra: Vec<Box<dyn ServiceWithDependents>>) -> Resul
     Ok(server)
 }
 
+/// Runs `server` until SIGTERM, SIGINT or SIGQUIT has shut it down, then returns,
+/// so that the caller can write out the last log lines before the process exits
+/// (Pingora's `run_forever` exits the process itself).
+pub fn run(server: Server) {
+    server.run(pingora::server::RunArgs::default());
+}
+
 /// Periodic cleanup and reload on SIGHUP, on the store's runtime (which outlives
 /// Pingora's).
 fn spawn_background(app: Arc<App>) {

@@ -6,6 +6,7 @@
 //! `PORTCULLIS_TEST_POSTGRES_URL` is unset.
 
 use portcullis_tests::database::{postgres_url, skip, TestDatabase};
+use portcullis_tests::pages::location;
 use portcullis_tests::relay::Relay;
 use portcullis_tests::{
     Browser, Echo, Gateway, GatewayConfig, Route, Tenant, Upstream, SESSION_COOKIE,
@@ -314,6 +315,28 @@ async fn a_restart_loses_no_session() {
 }
 
 #[tokio::test]
+async fn a_session_loaded_after_a_restart_keeps_its_return_path() {
+    // Fault pinned: signed-in sessions loaded from the store dropped their return
+    // path, and the sign-in pages then redirected to an empty `Location`.
+    let (app, public) = (Upstream::start("app"), Upstream::start("public"));
+    let mut gw = Gateway::start(&GatewayConfig::new().tenant(acme(&app, &public)).to_toml());
+    gw.add_user("acme", "alice", None, PASSWORD);
+    let b = gw.browser();
+    let r = b.login(ACME, "alice", PASSWORD, "/app/page?x=1").await;
+    assert_eq!((r.status().as_u16(), location(&r)), (303, "/app/page?x=1"));
+    gw.restart();
+    let b = same_browser_on(&b, ACME, &gw);
+    for page in ["/.portcullis/send-code", "/.portcullis/verify-code"] {
+        let r = b.navigate(ACME, page).await;
+        assert_eq!(
+            (r.status().as_u16(), location(&r)),
+            (303, "/app/page?x=1"),
+            "{page}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {
     let (app, public) = (Upstream::start("app"), Upstream::start("public"));
     let config = GatewayConfig::new()
@@ -332,10 +355,23 @@ async fn sigterm_lets_in_flight_requests_finish() {
         .expect("the task finishes")
         .expect("the in-flight request was answered");
     assert_eq!(status, 200);
-    let exit = tokio::task::spawn_blocking(move || gw.wait_exit(Duration::from_secs(15)))
-        .await
-        .expect("the wait finishes");
+    let (exit, gw) =
+        tokio::task::spawn_blocking(move || (gw.wait_exit(Duration::from_secs(15)), gw))
+            .await
+            .expect("the wait finishes");
     assert!(exit.is_some(), "the gateway did not exit after SIGTERM");
+    // Lines written while stopping are not lost with the process.
+    let log = gw.log();
+    assert!(
+        log.lines().any(|l| l.contains("portcullis::access")
+            && l.contains("route=\"/public\"")
+            && l.contains("status=200")),
+        "no access line for the in-flight request:\n{log}"
+    );
+    assert!(
+        log.contains("portcullis stopped"),
+        "the last line was lost:\n{log}"
+    );
 }
 
 #[tokio::test]

@@ -71,7 +71,8 @@ pub fn run(listen: &str) -> anyhow::Result<()> {
     out!("user: demo");
     out!("password: {password}");
     out!("(codes are written to this log; the upstream app is at http://{shown}/, /public/ needs no sign-in)");
-    server.run_forever();
+    server::run(server);
+    Ok(())
 }
 
 /// A readable random password: four groups of four lower-case letters and digits.

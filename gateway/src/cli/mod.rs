@@ -224,7 +224,9 @@ fn serve(c: &ConfigArg) -> anyhow::Result<()> {
     let app = store::block_on(App::build(config)).context("cannot start")?;
     let server = server::build(Arc::new(app), Vec::new()).map_err(|e| anyhow!(e))?;
     tracing::info!("portcullis started");
-    server.run_forever();
+    server::run(server);
+    tracing::info!("portcullis stopped");
+    Ok(())
 }
 
 fn show(c: &ConfigArg, tenant: &str) -> anyhow::Result<()> {

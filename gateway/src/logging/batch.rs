@@ -33,6 +33,8 @@ struct Shared {
 struct State {
     pending: Vec<u8>,
     closed: bool,
+    /// The writer has written the last line and stopped.
+    done: bool,
 }
 
 /// Ends the writer thread when dropped, after it has written every pending line.
@@ -48,6 +50,7 @@ impl Batch {
             state: Mutex::new(State {
                 pending: Vec::with_capacity(WRITE_AT),
                 closed: false,
+                done: false,
             }),
             wake: Condvar::new(),
             room: Condvar::new(),
@@ -103,6 +106,8 @@ impl Shared {
             }
             // After `closed` no line is appended, so the swap took the last of them.
             if closed {
+                self.lock().done = true;
+                self.room.notify_all();
                 return;
             }
             state = self.lock();
@@ -145,11 +150,30 @@ impl<'a> MakeWriter<'a> for Batch {
     }
 }
 
+/// How long exiting waits for the last lines to be written. A stderr that nobody
+/// reads (a full pipe) must not keep a stopping gateway alive.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.shared.lock().closed = true;
+        let mut state = self.shared.lock();
+        state.closed = true;
         self.shared.wake.notify_one();
         self.shared.room.notify_all();
+        let until = Instant::now() + EXIT_WAIT;
+        while !state.done {
+            let Some(left) = until.checked_duration_since(Instant::now()) else {
+                // Give up on the writer; the thread ends with the process.
+                return;
+            };
+            state = self
+                .shared
+                .room
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        drop(state);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -231,6 +255,34 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(sink.0.lock().unwrap().concat(), b"only line\n");
+    }
+
+    /// A `Write` that never returns, like a pipe nobody reads.
+    struct Stuck;
+
+    impl Write for Stuck {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            loop {
+                std::thread::park();
+            }
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stuck_destination_delays_exit_by_at_most_the_exit_wait() {
+        let (batch, guard) = Batch::start(Stuck).unwrap();
+        (&batch).write_all(b"never written\n").unwrap();
+        std::thread::sleep(GATHER * 3);
+        let started = Instant::now();
+        drop(guard);
+        let took = started.elapsed();
+        assert!(
+            took >= EXIT_WAIT && took < EXIT_WAIT * 2,
+            "exit waited {took:?}"
+        );
     }
 
     #[test]

@@ -71,7 +71,9 @@ fn install(format: LogFormat, writer: Option<Batch>) {
             .try_init(),
     };
     // Access lines go where the subscriber writes, unless another one was there first.
-    if installed.is_ok() {
+    // At a terminal they keep tracing's colours, and its formatter: speed matters
+    // there less than a log that reads alike.
+    if installed.is_ok() && !ansi {
         access::install(format, writer);
     }
 }

@@ -131,11 +131,7 @@ impl Store {
                 stage,
                 methods: crate::auth::session::methods(&row.try_get::<String, _>("methods")?),
                 security_stamp: row.try_get::<String, _>("security_stamp")?.into(),
-                // Only a sign-in still in progress has somewhere to return to.
-                return_to: match stage {
-                    Stage::SignedIn => Box::default(),
-                    _ => row.try_get::<String, _>("return_to")?.into(),
-                },
+                return_to: row.try_get::<String, _>("return_to")?.into(),
                 created_at: row.try_get("created_at")?,
                 expires_at: row.try_get("expires_at")?,
                 last_seen: AtomicI64::new(last_seen),
