@@ -133,6 +133,10 @@ enum Cmd {
         /// Seconds per phase.
         #[arg(long, default_value_t = 2.0)]
         phase: f64,
+        /// Fetch the login page only, without posting it: the sign-in's page work
+        /// without its password hash, to tell the two apart.
+        #[arg(long)]
+        pages_only: bool,
     },
     /// Starts `BIN serve --config CONFIG` RUNS times and times the first answer.
     Startup {
@@ -209,6 +213,7 @@ fn main() -> Result<()> {
             storm_rate,
             duration,
             phase,
+            pages_only,
         } => {
             let request = get_request(&host, &path, Some(&cookie), true);
             let mix = Mix {
@@ -217,6 +222,7 @@ fn main() -> Result<()> {
                 storm_rate,
                 duration: Duration::from_secs(duration),
                 phase: Duration::from_secs_f64(phase),
+                pages_only,
             };
             storm_mix(addr, &host, request, &users, &mix)
         }
@@ -659,13 +665,22 @@ fn storm(
     Ok(())
 }
 
-fn sign_in(addr: SocketAddr, host: &str, username: &str, password: &str) -> Result<()> {
-    let timeout = Duration::from_secs(20);
+/// GETs the login page, as a browser does before signing in.
+fn login_page(addr: SocketAddr, host: &str) -> Result<Response> {
     let page = exchange(
         addr,
         &get_request(host, "/.portcullis/login", None, false),
-        timeout,
+        Duration::from_secs(20),
     )?;
+    if page.status != 200 {
+        bail!("the login page answered {}", page.status);
+    }
+    Ok(page)
+}
+
+fn sign_in(addr: SocketAddr, host: &str, username: &str, password: &str) -> Result<()> {
+    let timeout = Duration::from_secs(20);
+    let page = login_page(addr, host)?;
     let csrf_cookie = page
         .headers("set-cookie")
         .filter_map(|c| c.split(';').next())
@@ -733,6 +748,7 @@ struct Mix {
     storm_rate: f64,
     duration: Duration,
     phase: Duration,
+    pages_only: bool,
 }
 
 /// Requests due this soon after a phase starts are left out: a sign-in begun at
@@ -789,11 +805,15 @@ fn storm_mix(
         }
         let (name, password) = users[started % users.len()].clone();
         started += 1;
-        let (host, tx) = (host.to_owned(), tx.clone());
+        let (host, tx, pages_only) = (host.to_owned(), tx.clone(), mix.pages_only);
         std::thread::spawn(move || {
             lowest_priority();
             let t = Instant::now();
-            let ok = sign_in(addr, &host, &name, &password).is_ok();
+            let ok = if pages_only {
+                login_page(addr, &host).is_ok()
+            } else {
+                sign_in(addr, &host, &name, &password).is_ok()
+            };
             let _ = tx.send((ok, t.elapsed()));
         });
     }
