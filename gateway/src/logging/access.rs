@@ -54,17 +54,7 @@ pub fn access(line: &AccessLine<'_>) {
     }
     let Some(sink) = SINK.get() else {
         // Colours for a terminal, or logging set up elsewhere: let tracing write it.
-        tracing::info!(
-            target: TARGET,
-            tenant = line.tenant,
-            route = line.route,
-            method = line.method,
-            status = line.status,
-            user = line.user,
-            duration_ms = line.duration_ms,
-            client = %line.client.map(|c| c.to_string()).unwrap_or_default(),
-            error = line.error,
-        );
+        through_tracing(line);
         return;
     };
     thread_local! {
@@ -84,6 +74,21 @@ pub fn access(line: &AccessLine<'_>) {
             None => io::stderr().write_all(&buf),
         };
     });
+}
+
+/// The access line as a `tracing` event, formatted by the subscriber.
+fn through_tracing(l: &AccessLine<'_>) {
+    tracing::info!(
+        target: TARGET,
+        tenant = l.tenant,
+        route = l.route,
+        method = l.method,
+        status = l.status,
+        user = l.user,
+        duration_ms = l.duration_ms,
+        client = %l.client.map(|c| c.to_string()).unwrap_or_default(),
+        error = l.error,
+    );
 }
 
 /// `tracing`'s human format: `<time>  INFO portcullis::access: tenant="acme" …`.
@@ -221,19 +226,7 @@ mod tests {
                     .finish(),
             ),
         };
-        tracing::dispatcher::with_default(&dispatch, || {
-            tracing::info!(
-                target: TARGET,
-                tenant = l.tenant,
-                route = l.route,
-                method = l.method,
-                status = l.status,
-                user = l.user,
-                duration_ms = l.duration_ms,
-                client = %l.client.map(|c| c.to_string()).unwrap_or_default(),
-                error = l.error,
-            );
-        });
+        tracing::dispatcher::with_default(&dispatch, || through_tracing(l));
         let out = capture.0.lock().unwrap().clone();
         String::from_utf8(out).unwrap()
     }
