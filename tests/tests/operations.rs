@@ -293,7 +293,10 @@ async fn with_the_store_down_protected_routes_fail_closed_and_recover_by_themsel
         "the gateway did not recover after the store came back:\n{}",
         gw.log()
     );
-    assert!(gw.log().contains("the store is reachable again"));
+    let log = gw
+        .log_when(|l| l.contains("the store is reachable again"))
+        .await;
+    assert!(log.contains("the store is reachable again"), "{log}");
 }
 
 #[tokio::test]

@@ -786,7 +786,7 @@ async fn reloading_the_file_applies_new_two_factor_settings_to_the_next_sign_in(
 async fn in_log_mode_the_code_is_logged_and_a_wrong_code_is_refused_on_the_page() {
     let s = site_with(|c, acme, _| c.host_settings(TWO_FACTOR_ON).tenant(acme));
     add_user(&s.gw, "acme", ALICE, Some(ALICE_EMAIL), None);
-    let log = s.gw.log();
+    let log = s.gw.log_when(|l| l.contains("email.mode is `log`")).await;
     assert!(
         log.contains("email.mode is `log`") && log.contains("not sent"),
         "the start-up log warns that codes are not sent:\n{log}"
