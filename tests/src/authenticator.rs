@@ -6,13 +6,11 @@ use crate::browser::unescape_html;
 use crate::form_field;
 
 /// The gateway's own pages for the authenticator and recovery codes.
-pub const ACCOUNT_PATH: &str = "/.portcullis/account";
 pub const AUTHENTICATOR_PATH: &str = "/.portcullis/account/authenticator";
 pub const DISABLE_PATH: &str = "/.portcullis/account/authenticator/disable";
 pub const RECOVERY_PATH: &str = "/.portcullis/account/recovery-codes";
 pub const REGENERATE_PATH: &str = "/.portcullis/account/recovery-codes/new";
 pub const ENROL_PATH: &str = "/.portcullis/enrol";
-pub const SEND_CODE_PATH: &str = "/.portcullis/send-code";
 pub const VERIFY_APP_PATH: &str = "/.portcullis/verify-code?provider=authenticator";
 
 /// An authenticator set-up page.

@@ -72,3 +72,7 @@ pub const CSRF_COOKIE: &str = "portcullis_csrf";
 /// The gateway's own pages.
 pub const LOGIN_PATH: &str = "/.portcullis/login";
 pub const LOGOUT_PATH: &str = "/.portcullis/logout";
+pub const SEND_CODE_PATH: &str = "/.portcullis/send-code";
+pub const VERIFY_PATH: &str = "/.portcullis/verify-code";
+pub const ACCOUNT_PATH: &str = "/.portcullis/account";
+pub const REMEMBER_COOKIE: &str = "portcullis_remember";

@@ -11,13 +11,14 @@
 //! Each test starts its own gateway, so they run in parallel.
 
 use portcullis_tests::authenticator::{
-    alert, download_text, recovery_codes, SetUpPage, ACCOUNT_PATH, AUTHENTICATOR_PATH,
-    DISABLE_PATH, ENROL_PATH, RECOVERY_PATH, REGENERATE_PATH, SEND_CODE_PATH, VERIFY_APP_PATH,
+    alert, download_text, recovery_codes, SetUpPage, AUTHENTICATOR_PATH, DISABLE_PATH, ENROL_PATH,
+    RECOVERY_PATH, REGENERATE_PATH, VERIFY_APP_PATH,
 };
 use portcullis_tests::store::StoreAccess;
 use portcullis_tests::totp::{current_step, room_in_step, Totp};
 use portcullis_tests::{
-    qr, Browser, Echo, Gateway, GatewayConfig, Route, Tenant, Upstream, LOGIN_PATH, SESSION_COOKIE,
+    qr, Browser, Echo, Gateway, GatewayConfig, Route, Tenant, Upstream, ACCOUNT_PATH, LOGIN_PATH,
+    SEND_CODE_PATH, SESSION_COOKIE,
 };
 use reqwest::header::{COOKIE, LOCATION};
 use reqwest::{Method, Response};

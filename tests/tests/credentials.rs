@@ -17,7 +17,8 @@ use portcullis_tests::pages::{alert, location, page, text_after};
 use portcullis_tests::smtp::email_settings;
 use portcullis_tests::{
     form_field, Browser, Gateway, GatewayConfig, HttpStub, Mail, Route, SmtpServer, Tenant,
-    Upstream, CSRF_COOKIE, LOGIN_PATH, SESSION_COOKIE,
+    Upstream, ACCOUNT_PATH, CSRF_COOKIE, LOGIN_PATH, REMEMBER_COOKIE, SEND_CODE_PATH,
+    SESSION_COOKIE, VERIFY_PATH,
 };
 use reqwest::header::SET_COOKIE;
 use reqwest::{Method, Response};
@@ -44,11 +45,6 @@ const CAROL_EMAIL: &str = "carol@acme.test";
 const PASSWORD: &str = "correct-horse-42";
 const NEW_PASSWORD: &str = "battery-staple-97";
 const MAIL_FROM: &str = "accounts@acme.test";
-
-const ACCOUNT: &str = "/.portcullis/account";
-const SEND_CODE: &str = "/.portcullis/send-code";
-const VERIFY: &str = "/.portcullis/verify-code";
-const REMEMBER_COOKIE: &str = "portcullis_remember";
 
 const RESET_REQUESTED: &str =
     "If an account matches what you entered, we have sent a link to its email address.";
@@ -288,15 +284,19 @@ async fn sign_in(b: &Browser, user: &str, password: &str) {
 /// Signs in through an emailed code (two-factor on), ticking "remember" if asked.
 async fn sign_in_with_code(s: &Site, b: &Browser, user: &str, password: &str, remember: bool) {
     let (status, loc, html) = try_login(b, user, password).await;
-    assert_eq!((status, loc.as_str()), (303, SEND_CODE), "{html}");
-    let csrf = b.csrf(ACME, SEND_CODE).await;
+    assert_eq!((status, loc.as_str()), (303, SEND_CODE_PATH), "{html}");
+    let csrf = b.csrf(ACME, SEND_CODE_PATH).await;
     let r = b
-        .post_form(ACME, SEND_CODE, &[("csrf", &csrf), ("provider", "email")])
+        .post_form(
+            ACME,
+            SEND_CODE_PATH,
+            &[("csrf", &csrf), ("provider", "email")],
+        )
         .await;
     assert_eq!(r.status(), 303, "{}", page(r).await.1);
     let mail = s.smtp.expect_mail().await;
     let code = mail.code().expect("a sign-in code in the mail");
-    let path = format!("{VERIFY}?provider=email");
+    let path = format!("{VERIFY_PATH}?provider=email");
     let csrf = b.csrf(ACME, &path).await;
     let mut fields = vec![("csrf", csrf.as_str()), ("code", code.as_str())];
     if remember {
@@ -314,7 +314,7 @@ async fn app_status(b: &Browser) -> u16 {
 
 /// The account page, which must be shown (the browser is signed in).
 async fn account_page(b: &Browser) -> String {
-    account_page_at(b, ACCOUNT).await
+    account_page_at(b, ACCOUNT_PATH).await
 }
 
 /// The account page at `path`, with its query: where a change redirects to.
@@ -326,7 +326,7 @@ async fn account_page_at(b: &Browser, path: &str) -> String {
 
 /// Posts an account form (`csrf` from the account page, then `fields`).
 async fn account_post(b: &Browser, path: &str, fields: &[(&str, &str)]) -> Response {
-    let csrf = b.csrf(ACME, ACCOUNT).await;
+    let csrf = b.csrf(ACME, ACCOUNT_PATH).await;
     let mut all = vec![("csrf", csrf.as_str())];
     all.extend_from_slice(fields);
     b.post_form(ACME, path, &all).await
@@ -348,30 +348,18 @@ async fn change_password(b: &Browser, current: &str, new: &str, again: &str) -> 
 
 /// Presses the button of a confirmation link's page.
 async fn post_confirm_email(b: &Browser, token: &str) -> (u16, String) {
-    let csrf = b.csrf(ACME, FORGOT_PATH).await;
-    page(
-        b.post_form(
-            ACME,
-            CONFIRM_EMAIL_PATH,
-            &[("csrf", &csrf), ("token", token)],
-        )
-        .await,
-    )
-    .await
+    signed_out_post(b, CONFIRM_EMAIL_PATH, ("token", token)).await
 }
 
 /// Posts the login page's "Send a new confirmation link" form with `ticket`.
 async fn resend(b: &Browser, ticket: &str) -> (u16, String) {
+    signed_out_post(b, RESEND_CONFIRMATION_PATH, ("ticket", ticket)).await
+}
+
+/// Posts a one-field form of the signed-out pages, with a CSRF token from one of them.
+async fn signed_out_post(b: &Browser, path: &str, field: (&str, &str)) -> (u16, String) {
     let csrf = b.csrf(ACME, FORGOT_PATH).await;
-    page(
-        b.post_form(
-            ACME,
-            RESEND_CONFIRMATION_PATH,
-            &[("csrf", &csrf), ("ticket", ticket)],
-        )
-        .await,
-    )
-    .await
+    page(b.post_form(ACME, path, &[("csrf", &csrf), field]).await).await
 }
 
 /// The median of some durations.
@@ -1020,11 +1008,11 @@ async fn a_reset_signs_nobody_in_ends_every_session_and_remembered_browser_and_c
     // The lockout is cleared, and the new password still needs the second factor,
     // also in the browser that was remembered.
     let (status, loc, html) = try_login(&guesser, ALICE, NEW_PASSWORD).await;
-    assert_eq!((status, loc.as_str()), (303, SEND_CODE), "{html}");
+    assert_eq!((status, loc.as_str()), (303, SEND_CODE_PATH), "{html}");
     let (status, loc, _) = try_login(&remembered, ALICE, NEW_PASSWORD).await;
     assert_eq!(
         (status, loc.as_str()),
-        (303, SEND_CODE),
+        (303, SEND_CODE_PATH),
         "the remembered browser skipped the code after a reset"
     );
     let audit = s.gw.audit("acme", ALICE);
@@ -1066,7 +1054,10 @@ async fn a_password_change_needs_the_current_password_and_ends_only_the_other_se
     let r = change_password(&changer, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(
         (r.status().as_u16(), location(&r)),
-        (303, format!("{ACCOUNT}?done=password-changed").as_str())
+        (
+            303,
+            format!("{ACCOUNT_PATH}?done=password-changed").as_str()
+        )
     );
     let html = account_page_at(&changer, location(&r)).await;
     assert_eq!(
@@ -1081,7 +1072,7 @@ async fn a_password_change_needs_the_current_password_and_ends_only_the_other_se
     let (status, loc, _) = try_login(&other, ALICE, NEW_PASSWORD).await;
     assert_eq!(
         (status, loc.as_str()),
-        (303, SEND_CODE),
+        (303, SEND_CODE_PATH),
         "the remembered browser skipped the code after a change"
     );
     let (status, _, html) = try_login(&s.gw.browser(), ALICE, PASSWORD).await;
@@ -1176,7 +1167,7 @@ async fn the_account_page_mails_a_confirmation_link_that_only_its_button_uses() 
     let r = account_post(&b, ACCOUNT_CONFIRM_EMAIL_PATH, &[]).await;
     assert_eq!(
         (r.status().as_u16(), location(&r)),
-        (303, format!("{ACCOUNT}?done=email-sent").as_str())
+        (303, format!("{ACCOUNT_PATH}?done=email-sent").as_str())
     );
     assert_eq!(
         info(&account_page_at(&b, location(&r)).await),
@@ -1194,7 +1185,7 @@ async fn the_account_page_mails_a_confirmation_link_that_only_its_button_uses() 
         format!("{ACME_URL}{CONFIRM_EMAIL_PATH}?token={token}")
     );
     let r = account_post(&b, ACCOUNT_CONFIRM_EMAIL_PATH, &[]).await;
-    assert_eq!(location(&r), format!("{ACCOUNT}?done=email-too-soon"));
+    assert_eq!(location(&r), format!("{ACCOUNT_PATH}?done=email-too-soon"));
     assert!(s.smtp.next_mail(QUIET).await.is_none());
     let rows = LinkStore::open(&s.gw).await.rows(alice).await;
     assert_eq!(rows.len(), 1);
@@ -1484,7 +1475,7 @@ fn sms_code(body: &str) -> String {
 
 /// Posts the phone confirmation form, with a code or (empty) to ask for one.
 async fn confirm_phone(b: &Browser, code: &str) -> Response {
-    let csrf = b.csrf(ACME, ACCOUNT).await;
+    let csrf = b.csrf(ACME, ACCOUNT_PATH).await;
     let mut fields = vec![("csrf", csrf.as_str())];
     if !code.is_empty() {
         fields.push(("code", code));
@@ -1558,7 +1549,7 @@ async fn phone_confirmation_sends_the_exact_twilio_request_and_only_the_right_co
     let r = confirm_phone(&b, &code).await;
     assert_eq!(
         (r.status().as_u16(), location(&r)),
-        (303, format!("{ACCOUNT}?done=phone-confirmed").as_str())
+        (303, format!("{ACCOUNT_PATH}?done=phone-confirmed").as_str())
     );
     let html = account_page_at(&b, location(&r)).await;
     assert_eq!(account_state(&html, "Text message"), "Confirmed");
@@ -1624,7 +1615,7 @@ async fn phone_confirmation_codes_are_single_use_limited_expiring_and_cooled_dow
     page(confirm_phone(&b, "").await).await;
     let third = sent(3);
     let r = confirm_phone(&b, &third).await;
-    assert_eq!(location(&r), format!("{ACCOUNT}?done=phone-confirmed"));
+    assert_eq!(location(&r), format!("{ACCOUNT_PATH}?done=phone-confirmed"));
     assert_eq!(
         account_state(&account_page(&b).await, "Text message"),
         "Confirmed"

@@ -12,7 +12,8 @@ use portcullis_tests::pages::{alert, location, page, set_cookie};
 use portcullis_tests::smtp::{code_after, email_settings, AuthAttempt};
 use portcullis_tests::{
     form_field, unused_addr, Browser, Echo, Gateway, GatewayConfig, HttpStub, Route, SmtpOptions,
-    SmtpServer, Tenant, Upstream, LOGIN_PATH, SESSION_COOKIE,
+    SmtpServer, Tenant, Upstream, ACCOUNT_PATH, LOGIN_PATH, REMEMBER_COOKIE, SEND_CODE_PATH,
+    SESSION_COOKIE, VERIFY_PATH,
 };
 use reqwest::header::ACCEPT;
 use reqwest::{Method, Response};
@@ -29,11 +30,6 @@ const BOB_PHONE: &str = "+15550100456";
 const PASSWORD: &str = "correct-horse-42";
 /// A display name outside ASCII, so the mail's encodings are exercised.
 const ACME_NAME: &str = "Acme Café";
-
-const SEND_CODE: &str = "/.portcullis/send-code";
-const VERIFY: &str = "/.portcullis/verify-code";
-const ACCOUNT: &str = "/.portcullis/account";
-const REMEMBER_COOKIE: &str = "portcullis_remember";
 
 const TWO_FACTOR_ON: &str = "two_factor.enabled = true";
 const WRONG_CODE: &str = "That code is not right";
@@ -146,7 +142,7 @@ async fn password_step(b: &Browser, host: &str, user: &str, return_to: &str) -> 
     let (status, html) = page(r).await;
     assert_eq!(
         (status, loc.as_str()),
-        (303, SEND_CODE),
+        (303, SEND_CODE_PATH),
         "{user} on {host}: the password step should ask for a code:\n{html}"
     );
     b.cookie(host, SESSION_COOKIE)
@@ -155,16 +151,20 @@ async fn password_step(b: &Browser, host: &str, user: &str, return_to: &str) -> 
 
 /// The providers the send-code page offers.
 async fn offered(b: &Browser, host: &str) -> Vec<String> {
-    let (status, html) = page(b.navigate(host, SEND_CODE).await).await;
+    let (status, html) = page(b.navigate(host, SEND_CODE_PATH).await).await;
     assert_eq!(status, 200, "the send-code page:\n{html}");
     radio_values(&html, "provider")
 }
 
 /// Posts the send-code form for `provider`, as the page's own form does.
 async fn choose(b: &Browser, host: &str, provider: &str) -> Response {
-    let csrf = b.csrf(host, SEND_CODE).await;
-    b.post_form(host, SEND_CODE, &[("csrf", &csrf), ("provider", provider)])
-        .await
+    let csrf = b.csrf(host, SEND_CODE_PATH).await;
+    b.post_form(
+        host,
+        SEND_CODE_PATH,
+        &[("csrf", &csrf), ("provider", provider)],
+    )
+    .await
 }
 
 /// Chooses `provider` and asserts a code went out (a redirect to the verify page).
@@ -174,7 +174,7 @@ async fn send_code(b: &Browser, host: &str, provider: &str) {
     let (status, html) = page(r).await;
     assert_eq!(
         (status, loc.as_str()),
-        (303, format!("{VERIFY}?provider={provider}").as_str()),
+        (303, format!("{VERIFY_PATH}?provider={provider}").as_str()),
         "sending a code by {provider}:\n{html}"
     );
 }
@@ -187,7 +187,7 @@ async fn enter_code(
     code: &str,
     remember: bool,
 ) -> Response {
-    let path = format!("{VERIFY}?provider={provider}");
+    let path = format!("{VERIFY_PATH}?provider={provider}");
     let csrf = b.csrf(host, &path).await;
     let mut fields = vec![("csrf", csrf.as_str()), ("code", code)];
     if remember {
@@ -712,9 +712,9 @@ async fn unconfirmed_addresses_are_never_offered_and_never_sent_a_code() {
     assert_eq!(radio_values(&html, "provider"), ["email"]);
     // Nor can the verify page be used for it.
     let r = alice
-        .navigate(ACME, &format!("{VERIFY}?provider=sms"))
+        .navigate(ACME, &format!("{VERIFY_PATH}?provider=sms"))
         .await;
-    assert_eq!((r.status().as_u16(), location(&r)), (303, SEND_CODE));
+    assert_eq!((r.status().as_u16(), location(&r)), (303, SEND_CODE_PATH));
 
     let bob = s.gw.browser();
     password_step(&bob, ACME, BOB, "/app").await;
@@ -910,7 +910,7 @@ async fn a_resend_within_the_cool_down_sends_nothing_and_a_new_code_kills_the_ol
     let r = choose(&b, ACME, "email").await;
     assert_eq!(r.status(), 303);
     let again = location(&r).to_owned();
-    assert_eq!(again, format!("{VERIFY}?provider=email&sent=recently"));
+    assert_eq!(again, format!("{VERIFY_PATH}?provider=email&sent=recently"));
     let (status, html) = page(b.navigate(ACME, &again).await).await;
     assert_eq!(status, 200);
     assert!(html.contains("A code was sent a moment ago"), "{html}");
@@ -956,7 +956,7 @@ async fn a_browser_half_way_through_reaches_no_upstream_and_no_account_page() {
         .await
         .unwrap();
     assert_eq!(post.status(), 401, "POST");
-    let r = b.navigate(ACME, ACCOUNT).await;
+    let r = b.navigate(ACME, ACCOUNT_PATH).await;
     assert_eq!(r.status(), 303, "account page");
     assert!(location(&r).starts_with(LOGIN_PATH), "{}", location(&r));
     assert_eq!(b.get(ACME, "/secret").await.status(), 403, "deny route");
@@ -1116,7 +1116,11 @@ async fn a_remembered_browser_skips_the_code_for_that_user_and_tenant_until_a_pa
     // Signing in with "remember" ticked sets the cookie for remember_browser_for.
     password_step(&b, ACME, ALICE, "/app").await;
     send_code(&b, ACME, "email").await;
-    let (_, verify) = page(b.navigate(ACME, &format!("{VERIFY}?provider=email")).await).await;
+    let (_, verify) = page(
+        b.navigate(ACME, &format!("{VERIFY_PATH}?provider=email"))
+            .await,
+    )
+    .await;
     assert!(
         verify.contains("name=\"remember\""),
         "the checkbox is shown"
@@ -1184,7 +1188,11 @@ async fn a_tenant_that_switches_remember_browser_off_shows_no_checkbox_and_sets_
     let b = s.gw.browser();
     password_step(&b, ACME, ALICE, "/app").await;
     send_code(&b, ACME, "email").await;
-    let (_, verify) = page(b.navigate(ACME, &format!("{VERIFY}?provider=email")).await).await;
+    let (_, verify) = page(
+        b.navigate(ACME, &format!("{VERIFY_PATH}?provider=email"))
+            .await,
+    )
+    .await;
     assert!(
         !verify.contains("name=\"remember\""),
         "no checkbox:\n{verify}"

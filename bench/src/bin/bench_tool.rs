@@ -2,9 +2,10 @@
 //!
 //! - `seed-sessions`: writes signed-in sessions straight into a SQLite store, and
 //!   their cookie values to a file (for the memory measurement);
-//! - `paced`: a constant-rate HTTP/1.1 load with latency counted from the moment
-//!   each request was due, so a stall is not hidden by the requests it delayed;
-//! - `storm`: real sign-ins through the login form at a steady rate;
+//! - `storm-mix`: a constant-rate signed-in load, with latency counted from the
+//!   moment each request was due so a stall is not hidden by the requests it
+//!   delayed, while real sign-ins (or login-page fetches) run in every other phase;
+//! - `touch-sessions`: one signed-in request per seeded session;
 //! - `startup`: time from spawning `portcullis serve` to its first answered request.
 //!
 //! Every loop is bounded in count and time, and every address is the caller's own.
@@ -44,43 +45,6 @@ enum Cmd {
         /// Where the cookie values go, one per line.
         #[arg(long)]
         cookies: PathBuf,
-    },
-    /// Sends GET requests at a constant total rate and prints latency percentiles.
-    Paced {
-        #[arg(long)]
-        addr: SocketAddr,
-        /// The Host header.
-        #[arg(long)]
-        host: String,
-        #[arg(long, default_value = "/")]
-        path: String,
-        /// A `Cookie` header value, if any.
-        #[arg(long)]
-        cookie: Option<String>,
-        /// Requests per second, all connections together.
-        #[arg(long, default_value_t = 1000)]
-        rate: u32,
-        #[arg(long, default_value_t = 8)]
-        connections: u32,
-        /// Seconds.
-        #[arg(long, default_value_t = 15)]
-        duration: u64,
-    },
-    /// Signs in through the login form at a steady rate.
-    Storm {
-        #[arg(long)]
-        addr: SocketAddr,
-        #[arg(long)]
-        host: String,
-        /// Users to sign in as, in turn (`name:password`).
-        #[arg(long = "user", required = true)]
-        users: Vec<String>,
-        /// Sign-ins started per second.
-        #[arg(long, default_value_t = 8.0)]
-        rate: f64,
-        /// Seconds.
-        #[arg(long, default_value_t = 20)]
-        duration: u64,
     },
     /// Sends one signed-in GET per cookie in FILE (so each session is loaded into the
     /// gateway's memory) and prints how many were answered with 2xx.
@@ -170,31 +134,6 @@ fn main() -> Result<()> {
             count,
             cookies,
         } => seed_sessions(&db, &tenant, &username, count, &cookies),
-        Cmd::Paced {
-            addr,
-            host,
-            path,
-            cookie,
-            rate,
-            connections,
-            duration,
-        } => {
-            let request = get_request(&host, &path, cookie.as_deref(), true);
-            paced(
-                addr,
-                request,
-                rate,
-                connections,
-                Duration::from_secs(duration),
-            )
-        }
-        Cmd::Storm {
-            addr,
-            host,
-            users,
-            rate,
-            duration,
-        } => storm(addr, &host, &users, rate, Duration::from_secs(duration)),
         Cmd::TouchSessions {
             addr,
             host,
@@ -475,64 +414,7 @@ fn touch_sessions(
 }
 
 // ---------------------------------------------------------------------------
-// paced
-
-/// Each connection sends on its own schedule (rate / connections per second).
-/// A request's latency runs from when it was due if the connection was still
-/// busy with an earlier one then (the wait is the server's fault), and from when
-/// it was sent otherwise (the wait was this client's timer).
-fn paced(
-    addr: SocketAddr,
-    request: Vec<u8>,
-    rate: u32,
-    connections: u32,
-    duration: Duration,
-) -> Result<()> {
-    let interval = Duration::from_secs_f64(f64::from(connections) / f64::from(rate.max(1)));
-    let start = Instant::now() + Duration::from_millis(50);
-    let end = start + duration;
-    let handles: Vec<_> = (0..connections)
-        .map(|i| {
-            let request = request.clone();
-            let offset = interval.mul_f64(f64::from(i) / f64::from(connections));
-            std::thread::spawn(move || {
-                paced_connection(addr, &request, start + offset, interval, end, start)
-            })
-        })
-        .collect();
-    let mut lat = Vec::new();
-    let mut errors = 0u64;
-    let mut non_2xx = 0u64;
-    for h in handles {
-        let r = h.join().map_err(|_| anyhow!("a client thread panicked"))?;
-        lat.extend(r.latencies_us);
-        errors += r.errors;
-        non_2xx += r.non_2xx;
-    }
-    lat.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if lat.is_empty() {
-            return 0.0;
-        }
-        let i = ((p / 100.0) * (lat.len() as f64 - 1.0)).round() as usize;
-        f64::from(lat[i]) / 1000.0
-    };
-    let secs = duration.as_secs_f64();
-    // One JSON line for bench/run; milliseconds.
-    println!(
-        "{{\"requests\":{},\"rps\":{:.1},\"p50_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3},\"p999_ms\":{:.3},\"max_ms\":{:.3},\"errors\":{},\"non_2xx\":{}}}",
-        lat.len(),
-        lat.len() as f64 / secs,
-        pct(50.0),
-        pct(90.0),
-        pct(99.0),
-        pct(99.9),
-        lat.last().map(|v| f64::from(*v) / 1000.0).unwrap_or(0.0),
-        errors,
-        non_2xx
-    );
-    Ok(())
-}
+// paced load
 
 #[derive(Default)]
 struct PacedResult {
@@ -543,6 +425,10 @@ struct PacedResult {
     non_2xx: u64,
 }
 
+/// One connection of a paced load: sends `request` every `interval` from `first`
+/// until `end`. A request's latency runs from when it was due if the connection
+/// was still busy with an earlier one then (the wait is the server's fault), and
+/// from when it was sent otherwise (the wait was this client's timer).
 fn paced_connection(
     addr: SocketAddr,
     request: &[u8],
@@ -601,69 +487,7 @@ fn paced_connection(
 }
 
 // ---------------------------------------------------------------------------
-// storm
-
-/// Starts one sign-in every 1/rate seconds for `duration`, each in a thread of
-/// its own, and prints what came of them. A sign-in is a GET of the login page
-/// (for its CSRF cookie and field) and a POST of the form; it succeeds on a 303
-/// that sets a session cookie.
-fn storm(
-    addr: SocketAddr,
-    host: &str,
-    users: &[String],
-    rate: f64,
-    duration: Duration,
-) -> Result<()> {
-    let users: Vec<(String, String)> = users
-        .iter()
-        .map(|u| {
-            u.split_once(':')
-                .map(|(n, p)| (n.to_owned(), p.to_owned()))
-                .ok_or_else(|| anyhow!("--user takes name:password"))
-        })
-        .collect::<Result<_>>()?;
-    let every = Duration::from_secs_f64(1.0 / rate.max(0.1));
-    let total = (duration.as_secs_f64() * rate).round() as usize;
-    let started = Instant::now();
-    let (tx, rx) = std::sync::mpsc::channel::<(bool, Duration)>();
-    for i in 0..total {
-        let due = started + every.mul_f64(i as f64);
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
-        }
-        let (name, password) = users[i % users.len()].clone();
-        let host = host.to_owned();
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            lowest_priority();
-            let t = Instant::now();
-            let ok = sign_in(addr, &host, &name, &password).is_ok();
-            let _ = tx.send((ok, t.elapsed()));
-        });
-    }
-    drop(tx);
-    let mut took: Vec<Duration> = Vec::with_capacity(total);
-    let mut failed = 0;
-    while let Ok((ok, d)) = rx.recv_timeout(Duration::from_secs(30)) {
-        if ok {
-            took.push(d);
-        } else {
-            failed += 1;
-        }
-    }
-    let wall = started.elapsed().as_secs_f64();
-    took.sort_unstable();
-    let ms = |d: Option<&Duration>| d.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
-    println!(
-        "{{\"started\":{total},\"succeeded\":{},\"failed\":{failed},\"per_second\":{:.2},\"p50_ms\":{:.1},\"max_ms\":{:.1}}}",
-        took.len(),
-        took.len() as f64 / wall,
-        ms(took.get(took.len() / 2)),
-        ms(took.last())
-    );
-    Ok(())
-}
+// sign-ins
 
 /// GETs the login page, as a browser does before signing in.
 fn login_page(addr: SocketAddr, host: &str) -> Result<Response> {

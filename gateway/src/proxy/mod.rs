@@ -112,11 +112,8 @@ impl ProxyHttp for Gateway {
         // as `/` but would send its bytes upstream, so every other form is refused here
         // rather than routed as something it is not.
         let head = s.req_header();
-        let path = match names_its_path(head).then(|| NormalPath::parse(head.uri.path())) {
-            Some(Ok(path)) => Ok(path),
-            _ => Err(()),
-        };
-        let Ok(path) = path else {
+        let path = names_its_path(head).then(|| NormalPath::parse(head.uri.path()).ok());
+        let Some(path) = path.flatten() else {
             let reply = pages::error_page(
                 &self.app,
                 Some(&tenant),

@@ -147,38 +147,35 @@ impl Store {
         hash: &str,
         keep: Option<SessionKey>,
     ) -> Result<(), StoreError> {
-        let hash = hash.to_owned();
+        self.restamp(id, Some(hash.to_owned()), keep).await
+    }
+
+    /// Rotates the security stamp: every session of the user but `keep` ends, and
+    /// every remembered browser is forgotten.
+    pub async fn rotate_stamp(&self, id: i64, keep: Option<SessionKey>) -> Result<(), StoreError> {
+        self.restamp(id, None, keep).await
+    }
+
+    /// A new stamp (and password hash, if given) and the end of every other
+    /// session, in one transaction.
+    async fn restamp(
+        &self,
+        id: i64,
+        hash: Option<String>,
+        keep: Option<SessionKey>,
+    ) -> Result<(), StoreError> {
         self.call(move |pool| async move {
             let mut tx = pool.begin().await?;
             let stamp = new_stamp();
             let done = sqlx::query(
-                "UPDATE users SET password_hash = $1, security_stamp = $2 WHERE id = $3",
+                "UPDATE users SET password_hash = COALESCE($1, password_hash), \
+                 security_stamp = $2 WHERE id = $3",
             )
             .bind(hash)
             .bind(stamp.clone())
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            if done.rows_affected() == 0 {
-                return Err(sqlx::Error::RowNotFound);
-            }
-            super::sessions::end_sessions_except(&mut tx, id, keep, &stamp).await?;
-            tx.commit().await
-        })
-        .await
-    }
-
-    /// Rotates the security stamp: every session of the user but `keep` ends, and
-    /// every remembered browser is forgotten.
-    pub async fn rotate_stamp(&self, id: i64, keep: Option<SessionKey>) -> Result<(), StoreError> {
-        self.call(move |pool| async move {
-            let mut tx = pool.begin().await?;
-            let stamp = new_stamp();
-            let done = sqlx::query("UPDATE users SET security_stamp = $1 WHERE id = $2")
-                .bind(stamp.clone())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
             if done.rows_affected() == 0 {
                 return Err(sqlx::Error::RowNotFound);
             }
